@@ -1,0 +1,34 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* Open files: the real fd behind a FUSE file handle. */
+#ifndef UM_FILE_H
+#define UM_FILE_H
+
+#include <pthread.h>
+#include <stdbool.h>
+
+#include "unionmount.h"
+
+struct um_file {
+	struct um_inode *inode;	/* kept alive by the kernel while open */
+	int flags;		/* real open flags */
+	pthread_mutex_t lock;	/* protects the fields below */
+	int fd;
+	int oldfd;		/* the lower fd replaced after copy-up */
+	bool upper;		/* fd is on the upper object */
+};
+
+/* Real open flags for flags the kernel passed. */
+int um_file_flags(int flags);
+/* Open inode, copying it up first when it will change.  0 or -errno. */
+int um_file_open(struct um_fs *fs, struct um_inode *inode, int flags,
+		 struct um_file **out);
+/* Wrap an fd just created in the upper. */
+struct um_file *um_file_wrap(struct um_inode *inode, int fd, int flags);
+/*
+ * The fd to use now.  A file opened read-only before a copy-up follows the
+ * object to the upper, as in the kernel, so readers see later writes.
+ */
+int um_file_fd(struct um_fs *fs, struct um_file *f);
+void um_file_release(struct um_file *f);
+
+#endif

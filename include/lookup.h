@@ -1,0 +1,48 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* Top-down resolution of a name in a merged directory. */
+#ifndef UM_LOOKUP_H
+#define UM_LOOKUP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/stat.h>
+
+#include "unionmount.h"
+
+/* Lookup state: what a name resolves to, travels into um_inode_get(). */
+struct um_lookup {
+	int layer;		/* topmost layer of the object */
+	int fd;			/* O_PATH on it, owned */
+	struct stat st;		/* its lstat */
+	uint64_t ino;		/* st_ino to show */
+	struct um_realdir *lowers; /* dirs: lower parts, fds owned */
+	int nlowers;
+	char *lowerpath;	/* dirs: path of lower parts */
+};
+
+/* Names that never reach the layers: too long, or our own markers. */
+int um_check_name(const char *name);
+
+/*
+ * Resolve name in dir.  Returns 0 with *lk filled, -ENOENT, or -errno.
+ */
+int um_lookup_name(struct um_fs *fs, struct um_inode *dir, const char *name,
+		   struct um_lookup *lk);
+void um_lookup_release(struct um_lookup *lk);
+
+/* Lookup and get the inode with one reference.  0 or -errno. */
+int um_lookup_inode(struct um_fs *fs, struct um_inode *dir, const char *name,
+		    struct um_inode **out);
+
+/* Does name exist (not whited out) in one of dir's lower parts? */
+bool um_lower_has(struct um_fs *fs, struct um_inode *dir, const char *name);
+
+/* st_ino to show for the object st found in layer (dirfd/name). */
+uint64_t um_ino_of(struct um_fs *fs, int layer, int dirfd, const char *name,
+		   const struct stat *st);
+
+/* The xattr that keeps the st_ino of a copied-up object. */
+void um_origin_xattr(struct um_fs *fs, char buf[64]);
+void um_redirect_xattr(struct um_fs *fs, char buf[64]);
+
+#endif

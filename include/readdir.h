@@ -1,0 +1,34 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* The merged directory listing. */
+#ifndef UM_READDIR_H
+#define UM_READDIR_H
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "unionmount.h"
+
+struct um_dirent {
+	char *name;
+	uint64_t ino;
+	unsigned char type;	/* DT_* */
+};
+
+/* An open directory: its listing, made on the first read at offset 0. */
+struct um_dirh {
+	pthread_mutex_t lock;	/* protects the fields below */
+	struct um_dirent *ents;
+	size_t n;
+	bool loaded;
+};
+
+struct um_dirh *um_dirh_new(void);
+void um_dirh_free(struct um_dirh *h);
+/* (Re)build h's listing of dir.  0 or -errno. */
+int um_readdir_load(struct um_fs *fs, struct um_inode *dir,
+		    struct um_dirh *h);
+/* 1 if the merged view of dir holds nothing but . and .., 0 if not. */
+int um_readdir_is_empty(struct um_fs *fs, struct um_inode *dir);
+
+#endif

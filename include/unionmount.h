@@ -1,0 +1,105 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Core structures of unionmount, shared by every module (the role of the
+ * kernel's ovl_entry.h).
+ *
+ * Lock order: an inode->lock before fs->table_lock; at most one inode lock
+ * is held at a time, and no lock is held across a fuse_reply_*().  Copy-up
+ * takes the locks of an inode's ancestors one after the other, top-down,
+ * never nested.
+ */
+#ifndef UNIONMOUNT_H
+#define UNIONMOUNT_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include <xxhash.h>
+
+/* Name and key tables hash with xxHash. */
+#define HASH_FUNCTION(keyptr, keylen, hashv) \
+	((hashv) = (unsigned)XXH3_64bits((keyptr), (keylen)))
+#include <uthash.h>
+
+#include "options.h"
+
+/* One layer of the union.  Index 0 is the upper when there is one. */
+struct um_layer {
+	int idx;
+	int fd;			/* O_PATH|O_DIRECTORY on the layer root */
+	char *path;		/* canonical, for messages */
+	dev_t dev;
+	unsigned fsid;		/* index among the distinct st_dev of layers */
+	bool upper;
+};
+
+/* A merged directory's part in one lower layer. */
+struct um_realdir {
+	int layer;
+	int fd;			/* O_PATH|O_DIRECTORY */
+	bool xwhiteouts;	/* overlay.opaque="x": may hold xattr whiteouts */
+};
+
+/* Identity of a real object: the table key of the inode it backs. */
+struct um_key {
+	dev_t dev;
+	ino_t ino;
+};
+
+struct um_inode {
+	/* protected by fs->table_lock */
+	struct um_key key;
+	uint64_t refs;		/* kernel lookups + internal references */
+	UT_hash_handle hh;
+
+	/* immutable after creation */
+	uint64_t ino;		/* st_ino shown to the kernel */
+	mode_t type;		/* S_IFMT bits */
+
+	pthread_mutex_t lock;	/* protects the fields below */
+	int layer;		/* topmost layer holding the object */
+	/*
+	 * Directories: O_PATH on the topmost real directory, never closed
+	 * while the inode lives.  Non-directories hold no fd (a tree may
+	 * have more files than we may open): they are reached through the
+	 * parent's directory in their layer and their name, except when
+	 * pinned (-1 otherwise): hard links, and objects whose name went
+	 * away while the kernel still knows them.  Use um_inode_path().
+	 */
+	int fd;
+	struct um_inode *parent; /* holds a reference; NULL for the root */
+	char *name;		/* one of its names in parent */
+	bool unlinked;		/* its lower object was whited out */
+	/* directories only; lowers never change once the inode exists */
+	struct um_realdir *lowers; /* lower parts, topmost first; when the
+				    * directory is not in the upper, fd is
+				    * lowers[0].fd */
+	int nlowers;
+	char *lowerpath;	/* path of the lower parts below layer roots */
+};
+
+struct um_fs {
+	struct um_config *cfg;
+	struct um_layer *layers;
+	int nlayers;
+	struct um_layer *upper;	/* NULL for a read-only union */
+	int workfd;		/* O_PATH on the work directory, or -1 */
+	unsigned fsid_bits;	/* high st_ino bits that carry the fsid */
+	bool can_mknod;		/* char 0:0 whiteouts can be made in upper */
+	bool can_chown;		/* we may give files to other owners */
+	const char *xattr_ns;	/* "trusted." or "user.": what we write */
+	enum um_whiteout_mode whiteout;
+	double timeout;
+	bool fsync;		/* fsync copy-ups before they become visible */
+	atomic_ulong tmpseq;	/* names of temporary files in workdir */
+
+	pthread_mutex_t table_lock;
+	struct um_inode *table;	/* by key; protected by table_lock */
+	struct um_inode *root;
+};
+
+#endif

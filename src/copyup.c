@@ -1,0 +1,278 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * Copy-up.  Parents first, then the object: built under a temporary name in
+ * the work directory (same file system as the upper) with mode 0600/0700
+ * owned by us, filled with data, xattrs, owner, mode and times, and renamed
+ * into the upper parent in one step.  The inode lock makes concurrent
+ * triggers of the same copy-up wait for one another; the check "already in
+ * the upper?" is repeated under it.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <linux/fs.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include "copyup.h"
+#include "inode.h"
+#include "lookup.h"
+#include "util.h"
+#include "whiteout.h"
+
+/* Copy the data extents of src to dst, keeping holes. */
+static int copy_data(int src, int dst, off_t size)
+{
+	off_t data = 0, hole;
+
+	if (size == 0)
+		return 0;
+	if (ioctl(dst, FICLONE, src) == 0)
+		return 0;
+	while (data < size) {
+		data = lseek(src, data, SEEK_DATA);
+		if (data < 0) {
+			if (errno == ENXIO)
+				break;	/* only a hole is left */
+			if (errno != EINVAL)
+				return -errno;
+			data = 0;	/* no SEEK_DATA: copy it all */
+			hole = size;
+		} else {
+			hole = lseek(src, data, SEEK_HOLE);
+			if (hole < 0)
+				return -errno;
+		}
+		while (data < hole) {
+			loff_t in = data, out = data;
+			ssize_t n = copy_file_range(src, &in, dst, &out,
+						    hole - data, 0);
+			if (n < 0 && (errno == EXDEV || errno == EINVAL ||
+				      errno == EOPNOTSUPP || errno == ENOSYS)) {
+				char buf[65536];
+				size_t want = hole - data < (off_t)sizeof(buf) ?
+					      (size_t)(hole - data) : sizeof(buf);
+				n = pread(src, buf, want, data);
+				if (n > 0)
+					n = pwrite(dst, buf, n, data);
+			}
+			if (n < 0)
+				return -errno;
+			if (n == 0)
+				break;	/* the file shrank under us */
+			data += n;
+		}
+	}
+	return ftruncate(dst, size) < 0 ? -errno : 0;
+}
+
+static int copy_xattrs(const char *src, const char *dst)
+{
+	ssize_t len = llistxattr(src, NULL, 0);
+	_cleanup_free_ char *names = NULL;
+	_cleanup_free_ char *val = NULL;
+	size_t cap = 0;
+
+	if (len <= 0)
+		return 0;	/* none, or not supported there */
+	names = malloc(len);
+	if (!names)
+		return -ENOMEM;
+	len = llistxattr(src, names, len);
+	if (len < 0)
+		return errno == ERANGE ? -EAGAIN : -errno;
+	for (char *n = names; n < names + len; n += strlen(n) + 1) {
+		ssize_t vlen;
+
+		if (um_is_private_xattr(n))
+			continue;
+		vlen = lgetxattr(src, n, NULL, 0);
+		if (vlen < 0)
+			continue;
+		if ((size_t)vlen + 1 > cap) {
+			free(val);
+			cap = vlen + 1;
+			val = malloc(cap);
+			if (!val)
+				return -ENOMEM;
+		}
+		vlen = lgetxattr(src, n, val, cap);
+		if (vlen < 0)
+			continue;
+		if (lsetxattr(dst, n, val, vlen, 0) < 0) {
+			/* security.* or trusted.* we may not set: skip it. */
+			if (errno == EPERM || errno == ENOTSUP)
+				continue;
+			return -errno;
+		}
+	}
+	return 0;
+}
+
+/*
+ * Build the copy of inode (stat st) as tmp in the work directory.
+ * Returns 0 or -errno; on error nothing is left behind.
+ */
+static int build_copy(struct um_fs *fs, struct um_inode *inode, int sfd,
+		      const struct stat *st, const char *tmp, int flags)
+{
+	char src[UM_PROCPATH_MAX];
+	_cleanup_free_ char *dst = um_procpath_at(fs->workfd, tmp);
+	_cleanup_free_ char *target = NULL;
+	struct timespec times[2] = { st->st_atim, st->st_mtim };
+	char xn[64];
+	int r = 0;
+
+	if (!dst)
+		return -ENOMEM;
+	um_procpath(src, sfd);
+
+	switch (st->st_mode & S_IFMT) {
+	case S_IFREG: {
+		_cleanup_close_ int in = -1;
+		_cleanup_close_ int out = openat(fs->workfd, tmp,
+			O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0600);
+		if (out < 0)
+			return -errno;
+		if (!(flags & UM_COPYUP_NODATA)) {
+			in = um_reopen(sfd, O_RDONLY);
+			if (in < 0)
+				r = -errno;
+			else
+				r = copy_data(in, out, st->st_size);
+		}
+		/* An fsync'ed copy is durable before it becomes visible. */
+		if (!r && fs->fsync && fsync(out) < 0)
+			r = -errno;
+		break;
+	}
+	case S_IFDIR:
+		if (mkdirat(fs->workfd, tmp, 0700) < 0)
+			return -errno;
+		break;
+	case S_IFLNK: {
+		size_t cap = st->st_size + 1;
+		ssize_t n;
+		target = malloc(cap);
+		if (!target)
+			return -ENOMEM;
+		n = readlinkat(sfd, "", target, cap);
+		if (n < 0 || (size_t)n >= cap)
+			return n < 0 ? -errno : -EIO;
+		target[n] = '\0';
+		if (symlinkat(target, fs->workfd, tmp) < 0)
+			return -errno;
+		break;
+	}
+	default:
+		if (mknodat(fs->workfd, tmp, (st->st_mode & S_IFMT) | 0600,
+			    st->st_rdev) < 0)
+			return -errno;
+		break;
+	}
+
+	if (!r && !S_ISLNK(st->st_mode))
+		r = copy_xattrs(src, dst);
+	if (!r && fs->can_chown &&
+	    fchownat(fs->workfd, tmp, st->st_uid, st->st_gid,
+		     AT_SYMLINK_NOFOLLOW) < 0 && errno != EPERM)
+		r = -errno;
+	if (!r && !S_ISLNK(st->st_mode) &&
+	    fchmodat(fs->workfd, tmp, st->st_mode & 07777, 0) < 0)
+		r = -errno;
+	if (!r && !S_ISLNK(st->st_mode)) {
+		um_origin_xattr(fs, xn);
+		if (lsetxattr(dst, xn, &inode->ino, sizeof(inode->ino), 0) < 0 &&
+		    errno != ENOTSUP && errno != EPERM)
+			r = -errno;
+	}
+	if (!r && utimensat(fs->workfd, tmp, times, AT_SYMLINK_NOFOLLOW) < 0)
+		r = -errno;
+	if (r < 0)
+		um_rmtree_at(fs->workfd, tmp);
+	return r;
+}
+
+static int copyup_one(struct um_fs *fs, struct um_inode *inode,
+		      struct um_inode *parent, int pfd, int flags)
+{
+	_cleanup_close_ int sfd = um_inode_path_locked(inode);
+	char tmp[64];
+	struct stat st, nst;
+	int fd, r;
+
+	if (sfd < 0)
+		return sfd;
+	if (fstatat(sfd, "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
+		return -errno;
+	um_tmpname(fs, tmp);
+	r = build_copy(fs, inode, sfd, &st, tmp, flags);
+	if (r < 0)
+		return r;
+	if (renameat2(fs->workfd, tmp, pfd, inode->name, RENAME_NOREPLACE) < 0) {
+		r = -errno;
+		um_rmtree_at(fs->workfd, tmp);
+		return r;
+	}
+	fd = openat(pfd, inode->name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &nst) < 0) {
+		r = -errno;
+		close(fd);
+		return r;
+	}
+	um_inode_set_upper(fs, inode, fd, &nst);
+	return 0;
+}
+
+int um_copyup(struct um_fs *fs, struct um_inode *inode, int flags)
+{
+	struct um_inode *parent;
+	struct um_real preal;
+	int r;
+
+	if (!fs->upper)
+		return -EROFS;
+	for (;;) {
+		pthread_mutex_lock(&inode->lock);
+		if (inode->layer == 0) {
+			pthread_mutex_unlock(&inode->lock);
+			return 0;
+		}
+		parent = inode->parent;
+		pthread_mutex_unlock(&inode->lock);
+
+		/* Parents first; the root is always in the upper. */
+		r = um_copyup(fs, parent, 0);
+		if (r < 0)
+			return r;
+		preal = um_inode_real(parent);
+
+		pthread_mutex_lock(&inode->lock);
+		if (inode->layer == 0) {
+			r = 0;
+		} else if (inode->parent != parent) {
+			r = 1;	/* renamed meanwhile: again */
+		} else {
+			r = copyup_one(fs, inode, parent, preal.fd, flags);
+		}
+		pthread_mutex_unlock(&inode->lock);
+		if (r <= 0)
+			return r;
+	}
+}
+
+int um_copyup_dir(struct um_fs *fs, struct um_inode *dir, int *fd)
+{
+	int r = um_copyup(fs, dir, 0);
+
+	if (r < 0)
+		return r;
+	*fd = um_inode_real(dir).fd;
+	return 0;
+}

@@ -1,0 +1,431 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * Namespace changes.  Everything happens in the upper: the parent is copied
+ * up first, a name that exists below is hidden with a whiteout, and a
+ * directory made where a whiteout was becomes opaque so the deleted lower
+ * directory does not merge back into it.  Where a step must be atomic the
+ * object is built in the work directory and renamed in.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include "copyup.h"
+#include "dir.h"
+#include "inode.h"
+#include "readdir.h"
+#include "util.h"
+#include "whiteout.h"
+
+static int check_new_name(const char *name)
+{
+	if (strlen(name) > 255)
+		return -ENAMETOOLONG;
+	/* Such a name would read back as a whiteout: refuse, never lose it. */
+	if (!strncmp(name, UM_OCI_PREFIX, 4))
+		return -EINVAL;
+	return 0;
+}
+
+static bool chardev_whiteout_at(int dfd, const char *name)
+{
+	struct stat st;
+
+	return fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	       S_ISCHR(st.st_mode) && st.st_rdev == makedev(0, 0);
+}
+
+/* Make the object in dfd/name.  For a regular file, returns its open fd. */
+static int make_object(struct um_fs *fs, int dfd, const char *name,
+		       struct um_new *how, const struct um_cred *cred, gid_t gid)
+{
+	mode_t type = how->mode & S_IFMT;
+	int fd = 0;
+
+	if (how->link) {
+		char path[UM_PROCPATH_MAX];
+		int lfd = um_inode_path(fs, how->link, NULL);
+		if (lfd < 0)
+			return lfd;
+		um_procpath(path, lfd);
+		fd = linkat(AT_FDCWD, path, dfd, name, AT_SYMLINK_FOLLOW);
+		close(lfd);
+		return fd < 0 ? -errno : 0;
+	}
+	switch (type) {
+	case S_IFDIR:
+		if (mkdirat(dfd, name, how->mode & 07777) < 0)
+			return -errno;
+		break;
+	case S_IFLNK:
+		if (symlinkat(how->target, dfd, name) < 0)
+			return -errno;
+		break;
+	case S_IFREG:
+		if (how->open_flags >= 0) {
+			int flags = how->open_flags &
+				~(O_CREAT | O_EXCL | O_TRUNC | O_APPEND |
+				  O_DIRECT | O_NOFOLLOW);
+			fd = openat(dfd, name, flags | O_CREAT | O_EXCL |
+				    O_NOFOLLOW | O_CLOEXEC, how->mode & 07777);
+			if (fd < 0)
+				return -errno;
+			break;
+		}
+		/* fall through */
+	default:
+		if (mknodat(dfd, name, how->mode, how->rdev) < 0)
+			return -errno;
+		break;
+	}
+	if (fs->can_chown &&
+	    fchownat(dfd, name, cred->uid, gid, AT_SYMLINK_NOFOLLOW) < 0) {
+		int err = -errno;
+		if (fd > 0)
+			close(fd);
+		unlinkat(dfd, name, type == S_IFDIR ? AT_REMOVEDIR : 0);
+		return err;
+	}
+	/* chown drops set-id bits; a directory keeps its inherited S_ISGID. */
+	if (type == S_IFDIR && (how->mode & S_ISGID) && fs->can_chown)
+		fchmodat(dfd, name, how->mode & 07777, 0);
+	return fd;
+}
+
+int um_dir_create(struct um_fs *fs, struct um_inode *dir, const char *name,
+		  struct um_new *how, const struct um_cred *cred,
+		  struct um_inode **out)
+{
+	bool isdir = S_ISDIR(how->mode) && !how->link;
+	struct um_lookup lk;
+	struct stat pst;
+	gid_t gid = cred->gid;
+	char tmp[64];
+	int udfd, fd, r;
+
+	how->fd = -1;
+	r = check_new_name(name);
+	if (r < 0)
+		return r;
+	/* A device 0:0 would read back as a whiteout, as in the kernel. */
+	if (S_ISCHR(how->mode) && !how->link && how->rdev == makedev(0, 0))
+		return -EPERM;
+	if (!fs->upper)
+		return -EROFS;
+	r = um_lookup_name(fs, dir, name, &lk);
+	if (r == 0) {
+		um_lookup_release(&lk);
+		return -EEXIST;
+	}
+	if (r != -ENOENT)
+		return r;
+	r = um_copyup_dir(fs, dir, &udfd);
+	if (r < 0)
+		return r;
+
+	/* BSD group semantics in a set-group-ID directory, as the kernel. */
+	if (fstat(udfd, &pst) == 0 && (pst.st_mode & S_ISGID)) {
+		gid = pst.st_gid;
+		if (isdir)
+			how->mode |= S_ISGID;
+	}
+
+	if (chardev_whiteout_at(udfd, name)) {
+		um_tmpname(fs, tmp);
+		fd = make_object(fs, fs->workfd, tmp, how, cred, gid);
+		if (fd < 0)
+			return fd;
+		if (isdir && (r = um_set_opaque(fs, fs->workfd, tmp)) < 0)
+			goto out_tmp;
+		if (isdir) {
+			/* A directory cannot replace a file: swap, then drop. */
+			if (renameat2(fs->workfd, tmp, udfd, name,
+				      RENAME_EXCHANGE) < 0) {
+				r = -errno;
+				goto out_tmp;
+			}
+			unlinkat(fs->workfd, tmp, 0);
+		} else if (renameat(fs->workfd, tmp, udfd, name) < 0) {
+			r = -errno;
+			goto out_tmp;
+		}
+	} else {
+		bool oci = um_has_oci_whiteout(udfd, name);
+		fd = make_object(fs, udfd, name, how, cred, gid);
+		if (fd < 0)
+			return fd;
+		if (oci) {
+			if (isdir)
+				um_set_opaque(fs, udfd, name);
+			um_oci_whiteout_remove(udfd, name);
+		}
+	}
+	if (fd > 0)
+		how->fd = fd;
+
+	r = um_lookup_inode(fs, dir, name, out);
+	if (r < 0 && how->fd >= 0) {
+		close(how->fd);
+		how->fd = -1;
+	}
+	return r;
+
+out_tmp:
+	if (fd > 0)
+		close(fd);
+	um_rmtree_at(fs->workfd, tmp);
+	return r;
+}
+
+int um_dir_unlink(struct um_fs *fs, struct um_inode *dir, const char *name)
+{
+	struct um_inode *child;
+	struct um_real real;
+	int udfd, r;
+
+	r = um_lookup_inode(fs, dir, name, &child);
+	if (r < 0)
+		return r;
+	if (S_ISDIR(child->type)) {
+		r = -EISDIR;
+		goto out;
+	}
+	r = um_copyup_dir(fs, dir, &udfd);
+	if (r < 0)
+		goto out;
+	/* It may still be open: keep it reachable once the name is gone. */
+	um_inode_pin(child);
+	real = um_inode_real(child);
+	if (real.layer == 0 && !um_lower_has(fs, dir, name))
+		r = unlinkat(udfd, name, 0) < 0 ? -errno : 0;
+	else
+		r = um_whiteout_create(fs, udfd, name);
+	if (r == 0 && real.layer != 0)
+		um_inode_mark_unlinked(child);
+out:
+	um_inode_unref(fs, child, 1);
+	return r;
+}
+
+/* Remove the upper directory udfd/name whose merged view is empty. */
+static int remove_upper_dir(struct um_fs *fs, int udfd, const char *name,
+			    bool whiteout)
+{
+	char tmp[64];
+	int r;
+
+	um_tmpname(fs, tmp);
+	if (whiteout && fs->whiteout != UM_WHITEOUT_OCI && fs->can_mknod) {
+		/* Swap a whiteout in for the directory in one step. */
+		if (mknodat(fs->workfd, tmp, S_IFCHR, makedev(0, 0)) < 0)
+			return -errno;
+		if (renameat2(fs->workfd, tmp, udfd, name, RENAME_EXCHANGE) < 0) {
+			r = -errno;
+			unlinkat(fs->workfd, tmp, 0);
+			return r;
+		}
+		return um_rmtree_at(fs->workfd, tmp);
+	}
+	if (whiteout) {
+		/* The OCI marker first: until the move, the dir still wins. */
+		r = um_whiteout_create_oci(fs, udfd, name);
+		if (r < 0)
+			return r;
+	}
+	if (renameat(udfd, name, fs->workfd, tmp) < 0)
+		return -errno;
+	return um_rmtree_at(fs->workfd, tmp);
+}
+
+int um_dir_rmdir(struct um_fs *fs, struct um_inode *dir, const char *name)
+{
+	struct um_inode *child;
+	struct um_real real;
+	int udfd, r;
+
+	r = um_lookup_inode(fs, dir, name, &child);
+	if (r < 0)
+		return r;
+	if (!S_ISDIR(child->type)) {
+		r = -ENOTDIR;
+		goto out;
+	}
+	if (!fs->upper) {
+		r = -EROFS;
+		goto out;
+	}
+	r = um_readdir_is_empty(fs, child);
+	if (r <= 0) {
+		r = r < 0 ? r : -ENOTEMPTY;
+		goto out;
+	}
+	r = um_copyup_dir(fs, dir, &udfd);
+	if (r < 0)
+		goto out;
+	real = um_inode_real(child);
+	if (real.layer == 0)
+		r = remove_upper_dir(fs, udfd, name,
+				     um_lower_has(fs, dir, name));
+	else
+		r = um_whiteout_create(fs, udfd, name);
+	if (r == 0)
+		um_inode_mark_unlinked(child);
+out:
+	um_inode_unref(fs, child, 1);
+	return r;
+}
+
+/* Empty the upper part of a directory whose merged view is empty. */
+static int clear_markers(struct um_inode *d)
+{
+	struct um_real real = um_inode_real(d);
+	int fd;
+	DIR *dp;
+	struct dirent *de;
+	int r = 0;
+
+	if (real.layer != 0)
+		return 0;
+	fd = um_reopen(real.fd, O_RDONLY | O_DIRECTORY);
+	if (fd < 0)
+		return -errno;
+	dp = fdopendir(fd);
+	if (!dp) {
+		close(fd);
+		return -errno;
+	}
+	while ((de = readdir(dp))) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		r = um_rmtree_at(dirfd(dp), de->d_name);
+		if (r < 0)
+			break;
+	}
+	closedir(dp);
+	return r;
+}
+
+static int set_redirect(struct um_fs *fs, struct um_inode *d, int udfd,
+			const char *name)
+{
+	_cleanup_free_ char *val = NULL;
+	char xn[64];
+
+	if (asprintf(&val, "/%s", d->lowerpath) < 0)
+		return -ENOMEM;
+	um_redirect_xattr(fs, xn);
+	return um_setxattr_at(udfd, name, xn, val, strlen(val), 0);
+}
+
+int um_dir_rename(struct um_fs *fs, struct um_inode *olddir,
+		  const char *oldname, struct um_inode *newdir,
+		  const char *newname, unsigned int flags)
+{
+	struct um_inode *src = NULL, *dst = NULL;
+	bool exchange = flags & RENAME_EXCHANGE;
+	bool old_wh, oci_wh = false;
+	unsigned int rflags = 0;
+	int oudfd, nudfd, r;
+
+	if (flags & ~(RENAME_NOREPLACE | RENAME_EXCHANGE))
+		return -EINVAL;
+	r = check_new_name(newname);
+	if (r < 0)
+		return r;
+	r = um_lookup_inode(fs, olddir, oldname, &src);
+	if (r < 0)
+		return r;
+	r = um_lookup_inode(fs, newdir, newname, &dst);
+	if (r < 0 && r != -ENOENT)
+		goto out;
+	r = 0;
+	if (!fs->upper)
+		r = -EROFS;
+	else if (exchange && !dst)
+		r = -ENOENT;
+	else if ((flags & RENAME_NOREPLACE) && dst)
+		r = -EEXIST;
+	if (r < 0 || dst == src)
+		goto out;
+	if (dst && !exchange) {
+		if (S_ISDIR(src->type) && !S_ISDIR(dst->type))
+			r = -ENOTDIR;
+		else if (!S_ISDIR(src->type) && S_ISDIR(dst->type))
+			r = -EISDIR;
+		else if (S_ISDIR(dst->type))
+			r = um_readdir_is_empty(fs, dst) > 0 ? 0 : -ENOTEMPTY;
+		if (r < 0)
+			goto out;
+	}
+
+	if ((r = um_copyup_dir(fs, olddir, &oudfd)) < 0 ||
+	    (r = um_copyup_dir(fs, newdir, &nudfd)) < 0 ||
+	    (r = um_copyup(fs, src, 0)) < 0 ||
+	    (exchange && (r = um_copyup(fs, dst, 0)) < 0))
+		goto out;
+
+	/* A directory with lower parts takes them along: redirect. */
+	if (S_ISDIR(src->type) && src->nlowers &&
+	    (r = set_redirect(fs, src, oudfd, oldname)) < 0)
+		goto out;
+	if (exchange && S_ISDIR(dst->type) && dst->nlowers &&
+	    (r = set_redirect(fs, dst, nudfd, newname)) < 0)
+		goto out;
+	/* An upper-only directory landing on lower content hides it. */
+	if (S_ISDIR(src->type) && !src->nlowers &&
+	    um_lower_has(fs, newdir, newname) &&
+	    (r = um_set_opaque(fs, oudfd, oldname)) < 0)
+		goto out;
+	if (exchange && S_ISDIR(dst->type) && !dst->nlowers &&
+	    um_lower_has(fs, olddir, oldname) &&
+	    (r = um_set_opaque(fs, nudfd, newname)) < 0)
+		goto out;
+
+	old_wh = !exchange && um_lower_has(fs, olddir, oldname);
+	if (exchange) {
+		rflags = RENAME_EXCHANGE;
+	} else if (dst) {
+		if (S_ISDIR(dst->type) && (r = clear_markers(dst)) < 0)
+			goto out;
+		um_inode_pin(dst);
+	} else if (chardev_whiteout_at(nudfd, newname)) {
+		if (S_ISDIR(src->type) && unlinkat(nudfd, newname, 0) < 0) {
+			r = -errno;
+			goto out;
+		}
+	} else {
+		oci_wh = um_has_oci_whiteout(nudfd, newname);
+	}
+	if (old_wh && fs->whiteout != UM_WHITEOUT_OCI && fs->can_mknod)
+		rflags |= RENAME_WHITEOUT;
+
+	r = renameat2(oudfd, oldname, nudfd, newname, rflags);
+	if (r < 0 && errno == EINVAL && (rflags & RENAME_WHITEOUT)) {
+		rflags &= ~RENAME_WHITEOUT;
+		r = renameat2(oudfd, oldname, nudfd, newname, rflags);
+	}
+	if (r < 0) {
+		r = -errno;
+		goto out;
+	}
+	if (old_wh && !(rflags & RENAME_WHITEOUT))
+		r = um_whiteout_create(fs, oudfd, oldname);
+	if (oci_wh)
+		um_oci_whiteout_remove(nudfd, newname);
+	um_inode_set_name(fs, src, newdir, newname);
+	if (exchange)
+		um_inode_set_name(fs, dst, olddir, oldname);
+	else if (dst)
+		um_inode_mark_unlinked(dst);
+out:
+	if (dst)
+		um_inode_unref(fs, dst, 1);
+	um_inode_unref(fs, src, 1);
+	return r;
+}

@@ -1,0 +1,106 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * Opening files.  A read-only open uses the topmost object where it is; an
+ * open that may change the file copies it up first.  Data calls (read,
+ * write, fsync, ...) then work on the real fd and live in ops.c as one-line
+ * adapters.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "copyup.h"
+#include "file.h"
+#include "inode.h"
+#include "util.h"
+
+int um_file_flags(int flags)
+{
+	/*
+	 * The kernel sends writes with explicit offsets (O_APPEND would make
+	 * pwrite ignore them) and its pages are not aligned for O_DIRECT.
+	 */
+	return flags & ~(O_CREAT | O_EXCL | O_NOCTTY | O_APPEND | O_DIRECT |
+			 O_NOFOLLOW | O_TRUNC);
+}
+
+struct um_file *um_file_wrap(struct um_inode *inode, int fd, int flags)
+{
+	struct um_file *f = calloc(1, sizeof(*f));
+
+	if (!f)
+		return NULL;
+	f->inode = inode;
+	f->flags = um_file_flags(flags);
+	pthread_mutex_init(&f->lock, NULL);
+	f->fd = fd;
+	f->oldfd = -1;
+	f->upper = __atomic_load_n(&inode->layer, __ATOMIC_ACQUIRE) == 0;
+	return f;
+}
+
+int um_file_open(struct um_fs *fs, struct um_inode *inode, int flags,
+		 struct um_file **out)
+{
+	bool write = (flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC);
+	int pfd, fd, r;
+
+	if (write) {
+		if (!fs->upper)
+			return -EROFS;
+		r = um_copyup(fs, inode, (flags & O_TRUNC) ? UM_COPYUP_NODATA : 0);
+		if (r < 0)
+			return r;
+	}
+	pfd = um_inode_path(fs, inode, NULL);
+	if (pfd < 0)
+		return pfd;
+	/* O_TRUNC is kept here: the kernel expects open to truncate. */
+	fd = um_reopen(pfd, um_file_flags(flags) | (flags & O_TRUNC));
+	r = fd < 0 ? -errno : 0;
+	close(pfd);
+	if (r < 0)
+		return r;
+	*out = um_file_wrap(inode, fd, flags);
+	if (!*out) {
+		close(fd);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+int um_file_fd(struct um_fs *fs, struct um_file *f)
+{
+	int pfd, fd;
+
+	if (__atomic_load_n(&f->upper, __ATOMIC_ACQUIRE) ||
+	    __atomic_load_n(&f->inode->layer, __ATOMIC_ACQUIRE) != 0)
+		return f->fd;
+
+	pthread_mutex_lock(&f->lock);
+	if (!f->upper) {
+		pfd = um_inode_path(fs, f->inode, NULL);
+		fd = pfd < 0 ? -1 : um_reopen(pfd, f->flags);
+		if (pfd >= 0)
+			close(pfd);
+		if (fd >= 0) {
+			/* Other threads may still read the old fd: keep it. */
+			f->oldfd = f->fd;
+			f->fd = fd;
+			__atomic_store_n(&f->upper, true, __ATOMIC_RELEASE);
+		}
+	}
+	fd = f->fd;
+	pthread_mutex_unlock(&f->lock);
+	return fd;
+}
+
+void um_file_release(struct um_file *f)
+{
+	close(f->fd);
+	if (f->oldfd >= 0)
+		close(f->oldfd);
+	pthread_mutex_destroy(&f->lock);
+	free(f);
+}

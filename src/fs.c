@@ -1,0 +1,231 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * Mount-time setup.  Every layer is opened once as an O_PATH directory fd
+ * and every later access is relative to one of those fds.  Index 0 is
+ * reserved for the upper layer even in a read-only union, so that
+ * "layer == 0" always means "in the upper".
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include "fs.h"
+#include "ino.h"
+#include "inode.h"
+#include "util.h"
+#include "whiteout.h"
+
+#define WORK_SUBDIR "unionmount"
+
+static int fail(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+static int open_layer(struct um_fs *fs, int idx, const char *path,
+		      bool upper, char *err, size_t errlen)
+{
+	struct um_layer *l = &fs->layers[idx];
+	struct stat st;
+
+	l->idx = idx;
+	l->upper = upper;
+	l->path = strdup(path);
+	l->fd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (l->fd < 0 || !l->path)
+		return fail(err, errlen, "cannot open %s: %s", path,
+			    strerror(errno));
+	if (fstat(l->fd, &st) < 0)
+		return fail(err, errlen, "cannot stat %s: %s", path,
+			    strerror(errno));
+	l->dev = st.st_dev;
+	return 0;
+}
+
+/* Give each distinct file system among the layers a small index. */
+static void assign_fsids(struct um_fs *fs)
+{
+	unsigned n = 0;
+
+	for (int i = 0; i < fs->nlayers; i++) {
+		struct um_layer *l = &fs->layers[i];
+		if (l->fd < 0)
+			continue;
+		l->fsid = n;
+		for (int j = 0; j < i; j++) {
+			if (fs->layers[j].fd >= 0 && fs->layers[j].dev == l->dev) {
+				l->fsid = fs->layers[j].fsid;
+				break;
+			}
+		}
+		if (l->fsid == n)
+			n++;
+	}
+	fs->fsid_bits = um_ino_fsid_bits(n);
+}
+
+/* The work directory holds only our temporary objects: start it empty. */
+static int open_work(struct um_fs *fs, const char *work, char *err,
+		     size_t errlen)
+{
+	int wfd = open(work, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	int r;
+
+	if (wfd < 0)
+		return fail(err, errlen, "cannot open workdir %s: %s", work,
+			    strerror(errno));
+	r = um_rmtree_at(wfd, WORK_SUBDIR);
+	if (r < 0) {
+		close(wfd);
+		return fail(err, errlen, "cannot clean workdir %s: %s", work,
+			    strerror(-r));
+	}
+	if (mkdirat(wfd, WORK_SUBDIR, 0700) < 0) {
+		close(wfd);
+		return fail(err, errlen, "cannot use workdir %s: %s", work,
+			    strerror(errno));
+	}
+	fs->workfd = openat(wfd, WORK_SUBDIR, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	close(wfd);
+	if (fs->workfd < 0)
+		return fail(err, errlen, "cannot open workdir %s: %s", work,
+			    strerror(errno));
+	return 0;
+}
+
+/* What may we write into the upper? Try it in the work directory. */
+static void probe_upper(struct um_fs *fs)
+{
+	char tmp[64];
+
+	um_tmpname(fs, tmp);
+	fs->can_mknod = mknodat(fs->workfd, tmp, S_IFCHR, 0) == 0;
+	if (fs->can_mknod)
+		unlinkat(fs->workfd, tmp, 0);
+
+	fs->xattr_ns = "user.";
+	if (mkdirat(fs->workfd, tmp, 0700) == 0) {
+		if (um_setxattr_at(fs->workfd, tmp, "trusted.overlay.probe",
+				   "y", 1, 0) == 0)
+			fs->xattr_ns = "trusted.";
+		unlinkat(fs->workfd, tmp, AT_REMOVEDIR);
+	}
+	fs->can_chown = geteuid() == 0;
+}
+
+static int make_root(struct um_fs *fs, char *err, size_t errlen)
+{
+	struct um_inode *root = calloc(1, sizeof(*root));
+	int top = fs->upper ? 0 : 1;
+	int nlowers = fs->nlayers - 1;
+	struct stat st;
+
+	if (!root)
+		return fail(err, errlen, "out of memory");
+	pthread_mutex_init(&root->lock, NULL);
+	root->layer = top;
+	root->type = S_IFDIR;
+	root->refs = 1;
+	root->name = strdup("");
+	root->lowerpath = strdup("");
+	root->lowers = calloc(nlowers, sizeof(*root->lowers));
+	fs->root = root;
+	if (!root->name || !root->lowerpath || !root->lowers)
+		return fail(err, errlen, "out of memory");
+	for (int i = 1; i < fs->nlayers; i++) {
+		int fd = fcntl(fs->layers[i].fd, F_DUPFD_CLOEXEC, 0);
+		if (fd < 0)
+			return fail(err, errlen, "dup: %s", strerror(errno));
+		root->lowers[root->nlowers++] = (struct um_realdir){
+			.layer = i, .fd = fd,
+			.xwhiteouts = um_dir_opaque(fd, ".") == UM_XWHITEOUTS };
+	}
+	root->fd = fs->upper ? fcntl(fs->upper->fd, F_DUPFD_CLOEXEC, 0) :
+			       root->lowers[0].fd;
+	if (root->fd < 0 || fstat(root->fd, &st) < 0)
+		return fail(err, errlen, "root: %s", strerror(errno));
+	root->key.dev = st.st_dev;
+	root->key.ino = st.st_ino;
+	root->ino = um_ino_map(fs->layers[top].fsid, fs->fsid_bits, st.st_ino);
+	HASH_ADD(hh, fs->table, key, sizeof(struct um_key), root);
+	return 0;
+}
+
+static void raise_fd_limit(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
+int um_fs_init(struct um_fs *fs, struct um_config *cfg, char *err,
+	       size_t errlen)
+{
+	memset(fs, 0, sizeof(*fs));
+	fs->cfg = cfg;
+	fs->workfd = -1;
+	fs->timeout = cfg->timeout;
+	fs->whiteout = cfg->whiteout;
+	fs->fsync = true;
+	fs->xattr_ns = "user.";
+	pthread_mutex_init(&fs->table_lock, NULL);
+	raise_fd_limit();
+	/* Modes come from the kernel already masked. */
+	umask(0);
+
+	fs->nlayers = 1 + (int)cfg->nlowers;
+	fs->layers = calloc(fs->nlayers, sizeof(*fs->layers));
+	if (!fs->layers)
+		return fail(err, errlen, "out of memory");
+	fs->layers[0].fd = -1;
+	if (cfg->upper && !cfg->ro) {
+		if (open_layer(fs, 0, cfg->upper, true, err, errlen) < 0)
+			return -1;
+		fs->upper = &fs->layers[0];
+	}
+	for (size_t i = 0; i < cfg->nlowers; i++)
+		if (open_layer(fs, 1 + i, cfg->lowers[i], false, err, errlen) < 0)
+			return -1;
+	assign_fsids(fs);
+
+	if (fs->upper) {
+		if (open_work(fs, cfg->work, err, errlen) < 0)
+			return -1;
+		probe_upper(fs);
+		if (fs->whiteout == UM_WHITEOUT_CHARDEV && !fs->can_mknod)
+			return fail(err, errlen,
+				    "whiteout=chardev: cannot create device nodes in %s",
+				    cfg->work);
+	}
+	return make_root(fs, err, errlen);
+}
+
+void um_fs_release(struct um_fs *fs)
+{
+	um_inode_table_release(fs);
+	for (int i = 0; fs->layers && i < fs->nlayers; i++) {
+		if (fs->layers[i].fd >= 0)
+			close(fs->layers[i].fd);
+		free(fs->layers[i].path);
+	}
+	free(fs->layers);
+	if (fs->workfd >= 0) {
+		close(fs->workfd);
+	}
+	pthread_mutex_destroy(&fs->table_lock);
+}

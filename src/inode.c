@@ -1,0 +1,297 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * The inode table.  An inode stands for one merged object and is keyed by
+ * the (st_dev, st_ino) of its topmost real object, so hard links in a layer
+ * show as one inode.  The kernel's lookup count and our own references
+ * (a child holds its parent) share one counter; at zero the inode is freed.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "inode.h"
+#include "util.h"
+
+#define HASH_FIND_KEY(head, key, out) \
+	HASH_FIND(hh, head, key, sizeof(struct um_key), out)
+
+static void inode_free(struct um_inode *inode)
+{
+	bool fd_is_lower = false;
+
+	for (int i = 0; i < inode->nlowers; i++) {
+		if (inode->lowers[i].fd == inode->fd)
+			fd_is_lower = true;
+		close(inode->lowers[i].fd);
+	}
+	if (inode->fd >= 0 && !fd_is_lower)
+		close(inode->fd);
+	free(inode->lowers);
+	free(inode->lowerpath);
+	free(inode->name);
+	pthread_mutex_destroy(&inode->lock);
+	free(inode);
+}
+
+struct um_inode *um_inode_get(struct um_fs *fs, struct um_lookup *lk,
+			      struct um_inode *parent, const char *name)
+{
+	struct um_key key = { .dev = lk->st.st_dev, .ino = lk->st.st_ino };
+	struct um_inode *inode;
+
+	pthread_mutex_lock(&fs->table_lock);
+	HASH_FIND_KEY(fs->table, &key, inode);
+	if (inode) {
+		inode->refs++;
+		pthread_mutex_unlock(&fs->table_lock);
+		/* A new hard link: keep the object reachable by fd. */
+		if (lk->fd >= 0 && !S_ISDIR(inode->type)) {
+			pthread_mutex_lock(&inode->lock);
+			if (inode->fd < 0) {
+				inode->fd = lk->fd;
+				lk->fd = -1;
+			}
+			pthread_mutex_unlock(&inode->lock);
+		}
+		um_lookup_release(lk);
+		return inode;
+	}
+	inode = calloc(1, sizeof(*inode));
+	if (inode)
+		inode->name = strdup(name);
+	if (!inode || !inode->name) {
+		pthread_mutex_unlock(&fs->table_lock);
+		free(inode);
+		um_lookup_release(lk);
+		return NULL;
+	}
+	inode->key = key;
+	inode->refs = 1;
+	inode->ino = lk->ino;
+	inode->type = lk->st.st_mode & S_IFMT;
+	pthread_mutex_init(&inode->lock, NULL);
+	inode->layer = lk->layer;
+	inode->fd = lk->fd;
+	inode->lowers = lk->lowers;
+	inode->nlowers = lk->nlowers;
+	inode->lowerpath = lk->lowerpath;
+	inode->parent = parent;
+	parent->refs++;
+	HASH_ADD(hh, fs->table, key, sizeof(struct um_key), inode);
+	pthread_mutex_unlock(&fs->table_lock);
+
+	memset(lk, 0, sizeof(*lk));
+	lk->fd = -1;
+	return inode;
+}
+
+void um_inode_ref(struct um_fs *fs, struct um_inode *inode)
+{
+	pthread_mutex_lock(&fs->table_lock);
+	inode->refs++;
+	pthread_mutex_unlock(&fs->table_lock);
+}
+
+void um_inode_unref(struct um_fs *fs, struct um_inode *inode, uint64_t n)
+{
+	while (inode) {
+		struct um_inode *parent;
+
+		pthread_mutex_lock(&fs->table_lock);
+		if (inode->refs < n) {
+			/* The kernel never forgets more than it was given. */
+			n = inode->refs;
+		}
+		inode->refs -= n;
+		if (inode->refs > 0 || inode == fs->root) {
+			pthread_mutex_unlock(&fs->table_lock);
+			return;
+		}
+		HASH_DELETE(hh, fs->table, inode);
+		pthread_mutex_unlock(&fs->table_lock);
+		parent = inode->parent;
+		inode_free(inode);
+		inode = parent;
+		n = 1;
+	}
+}
+
+/* The parent's directory fd in the given layer, or -1. */
+static int parent_fd(struct um_inode *parent, int layer)
+{
+	if (layer == 0)
+		return parent->fd;	/* an upper object's parent is upper */
+	for (int i = 0; i < parent->nlowers; i++)
+		if (parent->lowers[i].layer == layer)
+			return parent->lowers[i].fd;
+	return -1;
+}
+
+int um_inode_locate_locked(struct um_inode *inode, int *dirfd,
+			   const char **name)
+{
+	if (inode->fd >= 0) {
+		*dirfd = inode->fd;
+		*name = "";
+		return 0;
+	}
+	if (!inode->parent)
+		return -ESTALE;
+	*dirfd = parent_fd(inode->parent, inode->layer);
+	*name = inode->name;
+	return *dirfd < 0 ? -ESTALE : 0;
+}
+
+int um_inode_path_locked(struct um_inode *inode)
+{
+	int fd, pfd;
+
+	if (inode->fd >= 0) {
+		fd = fcntl(inode->fd, F_DUPFD_CLOEXEC, 3);
+		return fd < 0 ? -errno : fd;
+	}
+	if (!inode->parent)
+		return -ESTALE;
+	pfd = parent_fd(inode->parent, inode->layer);
+	if (pfd < 0)
+		return -ESTALE;
+	fd = openat(pfd, inode->name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	return fd < 0 ? -errno : fd;
+}
+
+int um_inode_path(struct um_fs *fs, struct um_inode *inode, int *layer)
+{
+	int fd;
+
+	pthread_mutex_lock(&inode->lock);
+	fd = um_inode_path_locked(inode);
+	if (layer)
+		*layer = inode->layer;
+	pthread_mutex_unlock(&inode->lock);
+	return fd;
+}
+
+void um_inode_pin(struct um_inode *inode)
+{
+	pthread_mutex_lock(&inode->lock);
+	if (inode->fd < 0) {
+		int fd = um_inode_path_locked(inode);
+		if (fd >= 0)
+			inode->fd = fd;
+	}
+	pthread_mutex_unlock(&inode->lock);
+}
+
+struct um_real um_inode_real(struct um_inode *inode)
+{
+	struct um_real r;
+
+	pthread_mutex_lock(&inode->lock);
+	r.layer = inode->layer;
+	r.fd = inode->fd;
+	pthread_mutex_unlock(&inode->lock);
+	return r;
+}
+
+int um_inode_name(struct um_fs *fs, struct um_inode *inode,
+		  struct um_inode **parent, char **name)
+{
+	pthread_mutex_lock(&inode->lock);
+	*parent = inode->parent;
+	*name = inode->name ? strdup(inode->name) : NULL;
+	if (*parent)
+		um_inode_ref(fs, *parent);
+	pthread_mutex_unlock(&inode->lock);
+	if (!*name) {
+		if (*parent)
+			um_inode_unref(fs, *parent, 1);
+		*parent = NULL;
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+int um_inode_set_name(struct um_fs *fs, struct um_inode *inode,
+		      struct um_inode *parent, const char *name)
+{
+	char *copy = strdup(name);
+	struct um_inode *old;
+	char *oldname;
+
+	if (!copy)
+		return -ENOMEM;
+	um_inode_ref(fs, parent);
+	pthread_mutex_lock(&inode->lock);
+	old = inode->parent;
+	oldname = inode->name;
+	inode->parent = parent;
+	inode->name = copy;
+	pthread_mutex_unlock(&inode->lock);
+	free(oldname);
+	if (old)
+		um_inode_unref(fs, old, 1);
+	return 0;
+}
+
+void um_inode_set_upper(struct um_fs *fs, struct um_inode *inode, int fd,
+			const struct stat *st)
+{
+	if (!S_ISDIR(inode->type)) {
+		/* Users dup the pinned fd under the lock: closing is safe. */
+		if (inode->fd >= 0)
+			close(inode->fd);
+		close(fd);
+		fd = -1;
+	}
+	inode->fd = fd;
+	/* Read without the lock by open files (um_file_fd). */
+	__atomic_store_n(&inode->layer, 0, __ATOMIC_RELEASE);
+	pthread_mutex_lock(&fs->table_lock);
+	HASH_DELETE(hh, fs->table, inode);
+	inode->key.dev = st->st_dev;
+	inode->key.ino = st->st_ino;
+	HASH_ADD(hh, fs->table, key, sizeof(struct um_key), inode);
+	pthread_mutex_unlock(&fs->table_lock);
+}
+
+uint64_t um_inode_cached_ino(struct um_fs *fs, dev_t dev, ino_t ino)
+{
+	struct um_key key = { .dev = dev, .ino = ino };
+	struct um_inode *inode;
+	uint64_t r = 0;
+
+	pthread_mutex_lock(&fs->table_lock);
+	HASH_FIND_KEY(fs->table, &key, inode);
+	if (inode)
+		r = inode->ino;
+	pthread_mutex_unlock(&fs->table_lock);
+	return r;
+}
+
+struct um_inode *um_inode_root(struct um_fs *fs)
+{
+	return fs->root;
+}
+
+void um_inode_table_release(struct um_fs *fs)
+{
+	struct um_inode *inode, *tmp;
+
+	HASH_ITER(hh, fs->table, inode, tmp) {
+		HASH_DELETE(hh, fs->table, inode);
+		if (inode != fs->root)
+			inode_free(inode);
+	}
+	if (fs->root)
+		inode_free(fs->root);
+	fs->root = NULL;
+}
+
+void um_inode_mark_unlinked(struct um_inode *inode)
+{
+	pthread_mutex_lock(&inode->lock);
+	inode->unlinked = true;
+	pthread_mutex_unlock(&inode->lock);
+}

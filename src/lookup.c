@@ -1,0 +1,319 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * Lookup: resolve a name top-down through the layers of a merged directory.
+ * A non-directory or a whiteout ends the walk; directories merge until one
+ * is opaque.  Every access is relative to a directory fd we hold, with
+ * O_NOFOLLOW, so a symlink in a layer is never followed by the daemon.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "ino.h"
+#include "inode.h"
+#include "lookup.h"
+#include "util.h"
+#include "whiteout.h"
+
+void um_origin_xattr(struct um_fs *fs, char buf[64])
+{
+	snprintf(buf, 64, "%sunionmount.origin", fs->xattr_ns);
+}
+
+void um_redirect_xattr(struct um_fs *fs, char buf[64])
+{
+	snprintf(buf, 64, "%soverlay.redirect", fs->xattr_ns);
+}
+
+int um_check_name(const char *name)
+{
+	if (strlen(name) > 255)
+		return -ENAMETOOLONG;
+	if (!strncmp(name, UM_OCI_PREFIX, 4))
+		return -ENOENT;
+	return 0;
+}
+
+uint64_t um_ino_of(struct um_fs *fs, int layer, int dirfd, const char *name,
+		   const struct stat *st)
+{
+	static const char *const origin[] = {
+		"trusted.unionmount.origin",
+		"user.unionmount.origin",
+	};
+	struct um_layer *l = &fs->layers[layer];
+	uint64_t ino;
+
+	/* A copied-up object keeps the number it had below. */
+	if (l->upper) {
+		for (int i = 0; i < 2; i++)
+			if (um_getxattr_at(dirfd, name, origin[i], &ino,
+					   sizeof(ino)) == sizeof(ino))
+				return ino;
+	}
+	return um_ino_map(l->fsid, fs->fsid_bits, st->st_ino);
+}
+
+struct walk {
+	struct um_lookup *lk;
+	int nfound;
+	int cap;
+	bool stop;
+};
+
+static int add_lower(struct walk *w, int layer, int fd, bool xwh)
+{
+	struct um_lookup *lk = w->lk;
+
+	if (lk->nlowers == w->cap) {
+		int cap = w->cap ? 2 * w->cap : 2;
+		void *p = realloc(lk->lowers, cap * sizeof(*lk->lowers));
+		if (!p)
+			return -ENOMEM;
+		lk->lowers = p;
+		w->cap = cap;
+	}
+	lk->lowers[lk->nlowers++] = (struct um_realdir){
+		.layer = layer, .fd = fd, .xwhiteouts = xwh };
+	return 0;
+}
+
+/*
+ * Look at name in one layer's directory dfd.  Fills w->lk for the first
+ * object found, collects directories below it, sets w->stop when nothing
+ * further down can show.
+ */
+static int probe(struct um_fs *fs, struct walk *w, int layer, int dfd,
+		 const char *name, bool xwh)
+{
+	struct um_lookup *lk = w->lk;
+	struct stat st;
+	enum um_opaque op;
+	int fd;
+
+	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+		if (errno != ENOENT && errno != ENOTDIR)
+			return -errno;
+		if (um_has_oci_whiteout(dfd, name))
+			w->stop = true;
+		return 0;
+	}
+	if (um_is_whiteout(&st, dfd, name, xwh)) {
+		w->stop = true;
+		return 0;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		/* A non-directory under a directory is hidden by it. */
+		w->stop = true;
+		if (w->nfound)
+			return 0;
+	} else if (w->nfound && !S_ISDIR(lk->st.st_mode)) {
+		w->stop = true;
+		return 0;
+	}
+
+	/* Non-directories are reached by name, hard links by fd. */
+	fd = -1;
+	if (S_ISDIR(st.st_mode) || st.st_nlink > 1) {
+		fd = openat(dfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+		if (fd < 0)
+			return errno == ENOENT ? 0 : -errno;
+	}
+	op = S_ISDIR(st.st_mode) ? um_dir_opaque(dfd, name) : UM_NOT_OPAQUE;
+	if (!w->nfound) {
+		lk->layer = layer;
+		lk->st = st;
+		lk->ino = um_ino_of(fs, layer, dfd, name, &st);
+	}
+	w->nfound++;
+	if (fs->layers[layer].upper) {
+		lk->fd = fd;
+	} else if (S_ISDIR(st.st_mode)) {
+		int r = add_lower(w, layer, fd, op == UM_XWHITEOUTS);
+		if (r < 0) {
+			close(fd);
+			return r;
+		}
+		if (w->nfound == 1)
+			lk->fd = fd;
+	} else {
+		lk->fd = fd;
+	}
+	if (op == UM_OPAQUE)
+		w->stop = true;
+	return 0;
+}
+
+/* Walk an absolute redirect ("/a/b") from the root of one lower layer. */
+static int walk_redirect(struct um_fs *fs, struct walk *w, int layer,
+			 const char *path)
+{
+	_cleanup_free_ char *copy = strdup(path);
+	char *save = NULL, *comp, *next;
+	int dfd, nfd;
+	int r;
+
+	if (!copy)
+		return -ENOMEM;
+	dfd = fs->layers[layer].fd;
+	comp = strtok_r(copy, "/", &save);
+	if (!comp)
+		return 0;
+	dfd = fcntl(dfd, F_DUPFD_CLOEXEC, 0);
+	if (dfd < 0)
+		return -errno;
+	for (;;) {
+		next = strtok_r(NULL, "/", &save);
+		if (!next)
+			break;
+		if (strlen(comp) > 255 || !strcmp(comp, "..") || !strcmp(comp, ".")) {
+			close(dfd);
+			return 0;
+		}
+		nfd = openat(dfd, comp,
+			     O_PATH | O_NOFOLLOW | O_DIRECTORY | O_CLOEXEC);
+		close(dfd);
+		if (nfd < 0)
+			return 0;
+		dfd = nfd;
+		comp = next;
+	}
+	r = probe(fs, w, layer, dfd, comp, false);
+	close(dfd);
+	return r;
+}
+
+static char *child_path(const char *parent, const char *name)
+{
+	char *p;
+
+	if (!parent || !*parent)
+		return strdup(name);
+	if (asprintf(&p, "%s/%s", parent, name) < 0)
+		return NULL;
+	return p;
+}
+
+int um_lookup_name(struct um_fs *fs, struct um_inode *dir, const char *name,
+		   struct um_lookup *lk)
+{
+	struct walk w = { .lk = lk };
+	struct um_real real = um_inode_real(dir);
+	char redirect[4096];
+	ssize_t rlen = -1;
+	int r;
+
+	memset(lk, 0, sizeof(*lk));
+	lk->fd = -1;
+	lk->layer = -1;
+	r = um_check_name(name);
+	if (r < 0)
+		return r;
+	if (!S_ISDIR(dir->type))
+		return -ENOTDIR;
+
+	if (real.layer == 0) {
+		r = probe(fs, &w, 0, real.fd, name, false);
+		if (r < 0)
+			goto fail;
+		if (w.nfound && S_ISDIR(lk->st.st_mode) && !w.stop) {
+			char xn[64];
+			um_redirect_xattr(fs, xn);
+			rlen = um_getxattr_at(real.fd, name, xn, redirect,
+					      sizeof(redirect) - 1);
+			if (rlen < 0)
+				rlen = um_getxattr_at(real.fd, name,
+					fs->xattr_ns[0] == 't' ?
+					"user.overlay.redirect" :
+					"trusted.overlay.redirect",
+					redirect, sizeof(redirect) - 1);
+			if (rlen >= 0)
+				redirect[rlen] = '\0';
+		}
+	}
+
+	if (rlen > 0 && redirect[0] == '/') {
+		for (int i = 0; i < fs->nlayers && !w.stop; i++) {
+			if (fs->layers[i].upper)
+				continue;
+			r = walk_redirect(fs, &w, i, redirect);
+			if (r < 0)
+				goto fail;
+		}
+		lk->lowerpath = strdup(redirect + 1);
+	} else {
+		const char *lname = rlen > 0 ? redirect : name;
+		if (rlen > 0 && (strchr(lname, '/') || strlen(lname) > 255))
+			lname = name;
+		for (int i = 0; i < dir->nlowers && !w.stop; i++) {
+			r = probe(fs, &w, dir->lowers[i].layer,
+				  dir->lowers[i].fd, lname,
+				  dir->lowers[i].xwhiteouts);
+			if (r < 0)
+				goto fail;
+		}
+		if (w.nfound && S_ISDIR(lk->st.st_mode))
+			lk->lowerpath = child_path(dir->lowerpath, lname);
+	}
+	if (!w.nfound)
+		return -ENOENT;
+	if (S_ISDIR(lk->st.st_mode) && !lk->lowerpath) {
+		r = -ENOMEM;
+		goto fail;
+	}
+	return 0;
+fail:
+	um_lookup_release(lk);
+	return r;
+}
+
+void um_lookup_release(struct um_lookup *lk)
+{
+	bool fd_is_lower = false;
+
+	for (int i = 0; i < lk->nlowers; i++) {
+		if (lk->lowers[i].fd == lk->fd)
+			fd_is_lower = true;
+		close(lk->lowers[i].fd);
+	}
+	if (lk->fd >= 0 && !fd_is_lower)
+		close(lk->fd);
+	free(lk->lowers);
+	free(lk->lowerpath);
+	memset(lk, 0, sizeof(*lk));
+	lk->fd = -1;
+	lk->layer = -1;
+}
+
+int um_lookup_inode(struct um_fs *fs, struct um_inode *dir, const char *name,
+		    struct um_inode **out)
+{
+	struct um_lookup lk;
+	int r = um_lookup_name(fs, dir, name, &lk);
+
+	if (r < 0)
+		return r;
+	*out = um_inode_get(fs, &lk, dir, name);
+	return *out ? 0 : -ENOMEM;
+}
+
+bool um_lower_has(struct um_fs *fs, struct um_inode *dir, const char *name)
+{
+	struct stat st;
+
+	for (int i = 0; i < dir->nlowers; i++) {
+		int dfd = dir->lowers[i].fd;
+		if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+			if (um_has_oci_whiteout(dfd, name))
+				return false;
+			continue;
+		}
+		return !um_is_whiteout(&st, dfd, name,
+				       dir->lowers[i].xwhiteouts);
+	}
+	return false;
+}

@@ -1,0 +1,175 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * unionmount: command line, mount, daemonize, session loop.
+ *
+ * The parent process exits 0 only once the mount is live: the mount is made
+ * before fuse_daemonize(), whose parent waits for the child to report.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <fuse_lowlevel.h>
+
+#include "check.h"
+#include "fs.h"
+#include "ops.h"
+#include "options.h"
+
+/* Append s to the option string *out, escaping ',' and '\' for libfuse. */
+static int opt_append(char **out, const char *s)
+{
+	size_t old = *out ? strlen(*out) : 0;
+	char *p = realloc(*out, old + 2 * strlen(s) + 2);
+	char *q;
+
+	if (!p)
+		return -1;
+	q = p + old;
+	if (old)
+		*q++ = ',';
+	for (; *s; s++) {
+		if (*s == ',' || *s == '\\')
+			*q++ = '\\';
+		*q++ = *s;
+	}
+	*q = '\0';
+	*out = p;
+	return 0;
+}
+
+/* The source shown in /proc/mounts: fsname=, or the lower list. */
+static char *make_fsname(const struct um_config *cfg)
+{
+	size_t len = 1;
+	char *s;
+
+	if (cfg->fsname)
+		return strdup(cfg->fsname);
+	for (size_t i = 0; i < cfg->nlowers; i++)
+		len += strlen(cfg->lowers[i]) + 1;
+	s = calloc(1, len);
+	if (!s)
+		return NULL;
+	for (size_t i = 0; i < cfg->nlowers; i++) {
+		if (i)
+			strcat(s, ":");
+		strcat(s, cfg->lowers[i]);
+	}
+	return s;
+}
+
+static char *mount_options(const struct um_config *cfg)
+{
+	char *opts = NULL;
+	char *fsname = make_fsname(cfg);
+	char *tmp = NULL;
+	int bad = 0;
+
+	if (!fsname || asprintf(&tmp, "fsname=%s", fsname) < 0)
+		bad = 1;
+	free(fsname);
+	bad |= opt_append(&opts, "subtype=unionmount");
+	/* fsname goes in raw-escaped: the value, not the option, needs it. */
+	if (!bad)
+		bad |= opt_append(&opts, tmp);
+	free(tmp);
+	if (cfg->default_permissions)
+		bad |= opt_append(&opts, "default_permissions");
+	if (cfg->allow_other)
+		bad |= opt_append(&opts, "allow_other");
+	if (cfg->ro || !cfg->upper)
+		bad |= opt_append(&opts, "ro");
+	if (bad) {
+		free(opts);
+		return NULL;
+	}
+	return opts;
+}
+
+int main(int argc, char **argv)
+{
+	struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
+	struct fuse_loop_config *loop = NULL;
+	struct fuse_session *se = NULL;
+	struct um_config cfg;
+	struct um_fs fs;
+	char err[1024];
+	char *opts = NULL;
+	int ret = 1;
+
+	um_config_init(&cfg);
+	if (um_cmdline_parse(&cfg, argc, argv, err, sizeof(err)) < 0) {
+		fprintf(stderr, "unionmount: %s\n", err);
+		um_config_release(&cfg);
+		return 2;
+	}
+	if (cfg.show_help) {
+		um_usage(argv[0]);
+		um_config_release(&cfg);
+		return 0;
+	}
+	if (cfg.show_version) {
+		printf("unionmount %s (libfuse %s)\n", UM_VERSION,
+		       fuse_pkgversion());
+		um_config_release(&cfg);
+		return 0;
+	}
+	if (um_config_check(&cfg, err, sizeof(err)) < 0) {
+		fprintf(stderr, "unionmount: %s\n", err);
+		um_config_release(&cfg);
+		return 2;
+	}
+	if (um_fs_init(&fs, &cfg, err, sizeof(err)) < 0) {
+		fprintf(stderr, "unionmount: %s\n", err);
+		goto out_fs;
+	}
+
+	opts = mount_options(&cfg);
+	if (!opts || fuse_opt_add_arg(&args, argv[0]) ||
+	    fuse_opt_add_arg(&args, "-o") || fuse_opt_add_arg(&args, opts) ||
+	    (cfg.fuse_opts && (fuse_opt_add_arg(&args, "-o") ||
+			       fuse_opt_add_arg(&args, cfg.fuse_opts))) ||
+	    (cfg.debug && fuse_opt_add_arg(&args, "-d"))) {
+		fprintf(stderr, "unionmount: out of memory\n");
+		goto out_args;
+	}
+	se = fuse_session_new(&args, &um_ops, sizeof(um_ops), &fs);
+	if (!se) {
+		fprintf(stderr, "unionmount: cannot start a FUSE session\n");
+		goto out_args;
+	}
+	if (fuse_set_signal_handlers(se) != 0)
+		goto out_session;
+	if (fuse_session_mount(se, cfg.mountpoint) != 0) {
+		fprintf(stderr, "unionmount: cannot mount on %s\n",
+			cfg.mountpoint);
+		goto out_signals;
+	}
+	if (fuse_daemonize(cfg.foreground || cfg.debug) != 0)
+		goto out_unmount;
+
+	loop = fuse_loop_cfg_create();
+	if (!loop)
+		goto out_unmount;
+	fuse_loop_cfg_set_clone_fd(loop, 1);
+	fuse_loop_cfg_set_max_threads(loop, 64);
+	ret = fuse_session_loop_mt(se, loop) ? 1 : 0;
+	fuse_loop_cfg_destroy(loop);
+
+out_unmount:
+	fuse_session_unmount(se);
+out_signals:
+	fuse_remove_signal_handlers(se);
+out_session:
+	fuse_session_destroy(se);
+out_args:
+	fuse_opt_free_args(&args);
+	free(opts);
+out_fs:
+	um_fs_release(&fs);
+	um_config_release(&cfg);
+	return ret;
+}

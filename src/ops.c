@@ -1,0 +1,640 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * FUSE low-level handlers: thin adapters.  Each takes the request apart,
+ * makes one call into a core module (which returns 0 or -errno and never
+ * sees a fuse_req_t), and replies exactly once.  Every reply that hands an
+ * inode to the kernel carries one reference, which forget gives back.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include "attr.h"
+#include "dir.h"
+#include "file.h"
+#include "inode.h"
+#include "lookup.h"
+#include "ops.h"
+#include "readdir.h"
+#include "util.h"
+#include "xattr.h"
+
+#define FS(req) ((struct um_fs *)fuse_req_userdata(req))
+#define FILE_OF(fi) ((struct um_file *)(uintptr_t)(fi)->fh)
+
+/* The real fd of an open file, following it into the upper. */
+static int file_fd(fuse_req_t req, struct fuse_file_info *fi)
+{
+	return um_file_fd(FS(req), FILE_OF(fi));
+}
+
+static struct um_cred req_cred(fuse_req_t req)
+{
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+
+	return (struct um_cred){ .uid = ctx->uid, .gid = ctx->gid };
+}
+
+/* Fill e for inode, which carries one reference for the kernel. */
+static int make_entry(struct um_fs *fs, struct um_inode *inode,
+		      struct fuse_entry_param *e)
+{
+	int r;
+
+	memset(e, 0, sizeof(*e));
+	r = um_attr_get(fs, inode, &e->attr);
+	if (r < 0)
+		return r;
+	e->ino = um_nodeid(fs, inode);
+	e->attr_timeout = fs->timeout;
+	e->entry_timeout = fs->timeout;
+	return 0;
+}
+
+static void reply_entry(fuse_req_t req, struct um_inode *inode, int r)
+{
+	struct um_fs *fs = FS(req);
+	struct fuse_entry_param e;
+
+	if (r == 0) {
+		r = make_entry(fs, inode, &e);
+		if (r < 0)
+			um_inode_unref(fs, inode, 1);
+	}
+	if (r < 0)
+		fuse_reply_err(req, -r);
+	else if (fuse_reply_entry(req, &e) != 0)
+		um_inode_unref(fs, inode, 1);
+}
+
+static void um_op_init(void *userdata, struct fuse_conn_info *conn)
+{
+	struct um_fs *fs = userdata;
+
+	if (conn->capable & FUSE_CAP_PARALLEL_DIROPS)
+		conn->want |= FUSE_CAP_PARALLEL_DIROPS;
+	if (conn->capable & FUSE_CAP_POSIX_ACL && fs->cfg->default_permissions)
+		conn->want |= FUSE_CAP_POSIX_ACL;
+	if (conn->capable & FUSE_CAP_SPLICE_WRITE)
+		conn->want |= FUSE_CAP_SPLICE_WRITE | FUSE_CAP_SPLICE_MOVE;
+	/* Our locks would only be local ones: let the kernel do them. */
+	conn->want &= ~(FUSE_CAP_POSIX_LOCKS | FUSE_CAP_FLOCK_LOCKS);
+}
+
+static void um_op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct um_fs *fs = FS(req);
+	struct um_inode *inode = NULL;
+	int r = um_lookup_inode(fs, um_inode_of(fs, parent), name, &inode);
+
+	if (r == -ENOENT) {
+		/* A negative entry: the kernel may cache the absence. */
+		struct fuse_entry_param e = { .entry_timeout = fs->timeout };
+		fuse_reply_entry(req, &e);
+		return;
+	}
+	reply_entry(req, inode, r);
+}
+
+static void um_op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
+{
+	struct um_fs *fs = FS(req);
+
+	um_inode_unref(fs, um_inode_of(fs, ino), nlookup);
+	fuse_reply_none(req);
+}
+
+static void um_op_forget_multi(fuse_req_t req, size_t count,
+			       struct fuse_forget_data *forgets)
+{
+	struct um_fs *fs = FS(req);
+
+	for (size_t i = 0; i < count; i++)
+		um_inode_unref(fs, um_inode_of(fs, forgets[i].ino),
+			       forgets[i].nlookup);
+	fuse_reply_none(req);
+}
+
+static void um_op_getattr(fuse_req_t req, fuse_ino_t ino,
+			  struct fuse_file_info *fi)
+{
+	struct um_fs *fs = FS(req);
+	struct stat st;
+	int r = um_attr_get(fs, um_inode_of(fs, ino), &st);
+
+	if (r < 0)
+		fuse_reply_err(req, -r);
+	else
+		fuse_reply_attr(req, &st, fs->timeout);
+}
+
+static void um_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
+			  int to_set, struct fuse_file_info *fi)
+{
+	static const struct { int fuse, um; } map[] = {
+		{ FUSE_SET_ATTR_MODE, UM_SET_MODE },
+		{ FUSE_SET_ATTR_UID, UM_SET_UID },
+		{ FUSE_SET_ATTR_GID, UM_SET_GID },
+		{ FUSE_SET_ATTR_SIZE, UM_SET_SIZE },
+		{ FUSE_SET_ATTR_ATIME, UM_SET_ATIME },
+		{ FUSE_SET_ATTR_MTIME, UM_SET_MTIME },
+		{ FUSE_SET_ATTR_ATIME_NOW, UM_SET_ATIME_NOW },
+		{ FUSE_SET_ATTR_MTIME_NOW, UM_SET_MTIME_NOW },
+	};
+	struct um_fs *fs = FS(req);
+	struct um_inode *inode = um_inode_of(fs, ino);
+	struct stat st;
+	int valid = 0, r;
+
+	for (size_t i = 0; i < sizeof(map) / sizeof(*map); i++)
+		if (to_set & map[i].fuse)
+			valid |= map[i].um;
+	r = um_attr_set(fs, inode, attr, valid, fi ? file_fd(req, fi) : -1);
+	if (r == 0)
+		r = um_attr_get(fs, inode, &st);
+	if (r < 0)
+		fuse_reply_err(req, -r);
+	else
+		fuse_reply_attr(req, &st, fs->timeout);
+}
+
+static void um_op_readlink(fuse_req_t req, fuse_ino_t ino)
+{
+	struct um_fs *fs = FS(req);
+	int fd = um_inode_path(fs, um_inode_of(fs, ino), NULL);
+	char *buf = malloc(4097);
+	ssize_t n;
+
+	if (fd < 0 || !buf) {
+		fuse_reply_err(req, fd < 0 ? -fd : ENOMEM);
+		if (fd >= 0)
+			close(fd);
+		free(buf);
+		return;
+	}
+	n = readlinkat(fd, "", buf, 4097);
+	close(fd);
+	if (n < 0 || n > 4096) {
+		fuse_reply_err(req, n < 0 ? errno : ENAMETOOLONG);
+	} else {
+		buf[n] = '\0';
+		fuse_reply_readlink(req, buf);
+	}
+	free(buf);
+}
+
+static void create_common(fuse_req_t req, fuse_ino_t parent,
+			  const char *name, struct um_new *how)
+{
+	struct um_fs *fs = FS(req);
+	struct um_cred cred = req_cred(req);
+	struct um_inode *inode = NULL;
+	int r = um_dir_create(fs, um_inode_of(fs, parent), name, how, &cred,
+			      &inode);
+
+	reply_entry(req, inode, r);
+}
+
+static void um_op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,
+			mode_t mode, dev_t rdev)
+{
+	struct um_new how = { .mode = mode, .rdev = rdev, .open_flags = -1 };
+
+	create_common(req, parent, name, &how);
+}
+
+static void um_op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
+			mode_t mode)
+{
+	struct um_new how = { .mode = S_IFDIR | (mode & 07777),
+			      .open_flags = -1 };
+
+	create_common(req, parent, name, &how);
+}
+
+static void um_op_symlink(fuse_req_t req, const char *link,
+			  fuse_ino_t parent, const char *name)
+{
+	struct um_new how = { .mode = S_IFLNK | 0777, .target = link,
+			      .open_flags = -1 };
+
+	create_common(req, parent, name, &how);
+}
+
+static void um_op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
+		       const char *newname)
+{
+	struct um_fs *fs = FS(req);
+	struct um_inode *src = um_inode_of(fs, ino);
+	struct um_new how = { .mode = src->type, .link = src,
+			      .open_flags = -1 };
+
+	if (S_ISDIR(src->type)) {
+		fuse_reply_err(req, EPERM);
+		return;
+	}
+	create_common(req, newparent, newname, &how);
+}
+
+static void um_op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
+			 mode_t mode, struct fuse_file_info *fi)
+{
+	struct um_fs *fs = FS(req);
+	struct um_cred cred = req_cred(req);
+	struct um_new how = { .mode = S_IFREG | (mode & 07777),
+			      .open_flags = fi->flags };
+	struct um_inode *inode = NULL;
+	struct um_file *f = NULL;
+	struct fuse_entry_param e;
+	int r;
+
+	r = um_dir_create(fs, um_inode_of(fs, parent), name, &how, &cred,
+			  &inode);
+	if (r == 0) {
+		f = um_file_wrap(inode, how.fd, fi->flags);
+		r = f ? make_entry(fs, inode, &e) : -ENOMEM;
+		if (r < 0)
+			um_inode_unref(fs, inode, 1);
+	}
+	if (r < 0) {
+		if (f)
+			um_file_release(f);
+		else if (how.fd >= 0)
+			close(how.fd);
+		fuse_reply_err(req, -r);
+		return;
+	}
+	fi->fh = (uintptr_t)f;
+	if (fuse_reply_create(req, &e, fi) != 0) {
+		um_file_release(f);
+		um_inode_unref(fs, inode, 1);
+	}
+}
+
+static void um_op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct um_fs *fs = FS(req);
+
+	fuse_reply_err(req, -um_dir_unlink(fs, um_inode_of(fs, parent), name));
+}
+
+static void um_op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct um_fs *fs = FS(req);
+
+	fuse_reply_err(req, -um_dir_rmdir(fs, um_inode_of(fs, parent), name));
+}
+
+static void um_op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
+			 fuse_ino_t newparent, const char *newname,
+			 unsigned int flags)
+{
+	struct um_fs *fs = FS(req);
+
+	fuse_reply_err(req, -um_dir_rename(fs, um_inode_of(fs, parent), name,
+					   um_inode_of(fs, newparent), newname,
+					   flags));
+}
+
+static void um_op_open(fuse_req_t req, fuse_ino_t ino,
+		       struct fuse_file_info *fi)
+{
+	struct um_fs *fs = FS(req);
+	struct um_file *f;
+	int r = um_file_open(fs, um_inode_of(fs, ino), fi->flags, &f);
+
+	if (r < 0) {
+		fuse_reply_err(req, -r);
+		return;
+	}
+	fi->fh = (uintptr_t)f;
+	/* Only we change the layers: what the kernel cached stays true. */
+	fi->keep_cache = 1;
+	if (fuse_reply_open(req, fi) != 0)
+		um_file_release(f);
+}
+
+static void um_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		       struct fuse_file_info *fi)
+{
+	struct fuse_bufvec buf = FUSE_BUFVEC_INIT(size);
+
+	buf.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
+	buf.buf[0].fd = file_fd(req, fi);
+	buf.buf[0].pos = off;
+	fuse_reply_data(req, &buf, FUSE_BUF_SPLICE_MOVE);
+}
+
+static void um_op_write_buf(fuse_req_t req, fuse_ino_t ino,
+			    struct fuse_bufvec *in, off_t off,
+			    struct fuse_file_info *fi)
+{
+	struct fuse_bufvec out = FUSE_BUFVEC_INIT(fuse_buf_size(in));
+	ssize_t n;
+
+	out.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
+	out.buf[0].fd = file_fd(req, fi);
+	out.buf[0].pos = off;
+	n = fuse_buf_copy(&out, in, 0);
+	if (n < 0)
+		fuse_reply_err(req, -n);
+	else
+		fuse_reply_write(req, n);
+}
+
+static void um_op_flush(fuse_req_t req, fuse_ino_t ino,
+			struct fuse_file_info *fi)
+{
+	/* close() of a dup reports delayed write errors, as on close. */
+	int fd = dup(file_fd(req, fi));
+	int r = fd < 0 || close(fd) < 0 ? errno : 0;
+
+	fuse_reply_err(req, r);
+}
+
+static void um_op_release(fuse_req_t req, fuse_ino_t ino,
+			  struct fuse_file_info *fi)
+{
+	um_file_release(FILE_OF(fi));
+	fuse_reply_err(req, 0);
+}
+
+static void um_op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
+			struct fuse_file_info *fi)
+{
+	int fd = file_fd(req, fi);
+	int r = datasync ? fdatasync(fd) : fsync(fd);
+
+	fuse_reply_err(req, r < 0 ? errno : 0);
+}
+
+static void um_op_opendir(fuse_req_t req, fuse_ino_t ino,
+			  struct fuse_file_info *fi)
+{
+	struct um_dirh *h = um_dirh_new();
+
+	if (!h) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	fi->fh = (uint64_t)(uintptr_t)h;
+	/*
+	 * Every change to the directory goes through the kernel, which then
+	 * drops its cached listing: it may keep it until then.
+	 */
+	fi->cache_readdir = 1;
+	fi->keep_cache = 1;
+	if (fuse_reply_open(req, fi) != 0)
+		um_dirh_free(h);
+}
+
+static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size,
+		       off_t off, struct fuse_file_info *fi, bool plus)
+{
+	struct um_fs *fs = FS(req);
+	struct um_inode *dir = um_inode_of(fs, ino);
+	struct um_dirh *h = (struct um_dirh *)(uintptr_t)fi->fh;
+	char *buf = malloc(size);
+	size_t used = 0;
+	int r = 0;
+
+	if (!buf) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	pthread_mutex_lock(&h->lock);
+	if (off == 0 || !h->loaded)
+		r = um_readdir_load(fs, dir, h);
+	for (size_t i = off; r == 0 && i < h->n; i++) {
+		struct um_dirent *d = &h->ents[i];
+		struct fuse_entry_param e = { 0 };
+		struct um_inode *inode = NULL;
+		size_t len;
+
+		e.attr.st_ino = d->ino;
+		e.attr.st_mode = DTTOIF(d->type);
+		if (!plus) {
+			len = fuse_add_direntry(req, buf + used, size - used,
+						d->name, &e.attr, i + 1);
+		} else {
+			bool dot = !strcmp(d->name, ".") || !strcmp(d->name, "..");
+			if (!dot && um_lookup_inode(fs, dir, d->name, &inode) == 0 &&
+			    make_entry(fs, inode, &e) < 0) {
+				um_inode_unref(fs, inode, 1);
+				inode = NULL;
+				memset(&e, 0, sizeof(e));
+				e.attr.st_ino = d->ino;
+				e.attr.st_mode = DTTOIF(d->type);
+			}
+			len = fuse_add_direntry_plus(req, buf + used,
+						     size - used, d->name, &e,
+						     i + 1);
+		}
+		if (len > size - used) {
+			/* It did not fit: the kernel never saw it. */
+			if (inode)
+				um_inode_unref(fs, inode, 1);
+			break;
+		}
+		used += len;
+	}
+	pthread_mutex_unlock(&h->lock);
+	if (r < 0)
+		fuse_reply_err(req, -r);
+	else
+		fuse_reply_buf(req, buf, used);
+	free(buf);
+}
+
+static void um_op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size,
+			  off_t off, struct fuse_file_info *fi)
+{
+	do_readdir(req, ino, size, off, fi, false);
+}
+
+static void um_op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size,
+			      off_t off, struct fuse_file_info *fi)
+{
+	do_readdir(req, ino, size, off, fi, true);
+}
+
+static void um_op_releasedir(fuse_req_t req, fuse_ino_t ino,
+			     struct fuse_file_info *fi)
+{
+	um_dirh_free((struct um_dirh *)(uintptr_t)fi->fh);
+	fuse_reply_err(req, 0);
+}
+
+static void um_op_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync,
+			   struct fuse_file_info *fi)
+{
+	struct um_fs *fs = FS(req);
+	struct um_real real = um_inode_real(um_inode_of(fs, ino));
+	int fd = um_reopen(real.fd, O_RDONLY | O_DIRECTORY);
+	int r = 0;
+
+	if (fd < 0 || (datasync ? fdatasync(fd) : fsync(fd)) < 0)
+		r = errno;
+	if (fd >= 0)
+		close(fd);
+	fuse_reply_err(req, r);
+}
+
+static void um_op_statfs(fuse_req_t req, fuse_ino_t ino)
+{
+	struct um_fs *fs = FS(req);
+	int fd = fs->upper ? fs->upper->fd : fs->layers[1].fd;
+	struct statvfs sv;
+
+	if (fstatvfs(fd, &sv) < 0)
+		fuse_reply_err(req, errno);
+	else
+		fuse_reply_statfs(req, &sv);
+}
+
+static void um_op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
+			   const char *value, size_t size, int flags)
+{
+	struct um_fs *fs = FS(req);
+
+	fuse_reply_err(req, -um_xattr_set(fs, um_inode_of(fs, ino), name, value,
+					  size, flags));
+}
+
+static void reply_xattr_buf(fuse_req_t req, char *buf, size_t size,
+			    ssize_t r)
+{
+	if (r < 0)
+		fuse_reply_err(req, -r);
+	else if (size == 0)
+		fuse_reply_xattr(req, r);
+	else
+		fuse_reply_buf(req, buf, r);
+	free(buf);
+}
+
+static void um_op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
+			   size_t size)
+{
+	struct um_fs *fs = FS(req);
+	char *buf = size ? malloc(size) : NULL;
+	ssize_t r = (size && !buf) ? -ENOMEM :
+		um_xattr_get(fs, um_inode_of(fs, ino), name, buf, size);
+
+	reply_xattr_buf(req, buf, size, r);
+}
+
+static void um_op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
+{
+	struct um_fs *fs = FS(req);
+	char *buf = size ? malloc(size) : NULL;
+	ssize_t r = (size && !buf) ? -ENOMEM :
+		um_xattr_list(fs, um_inode_of(fs, ino), buf, size);
+
+	reply_xattr_buf(req, buf, size, r);
+}
+
+static void um_op_removexattr(fuse_req_t req, fuse_ino_t ino,
+			      const char *name)
+{
+	struct um_fs *fs = FS(req);
+
+	fuse_reply_err(req, -um_xattr_remove(fs, um_inode_of(fs, ino), name));
+}
+
+static void um_op_access(fuse_req_t req, fuse_ino_t ino, int mask)
+{
+	struct um_fs *fs = FS(req);
+
+	/* Permission bits are checked by the kernel (default_permissions). */
+	fuse_reply_err(req, (mask & W_OK) && !fs->upper ? EROFS : 0);
+}
+
+static void um_op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode,
+			    off_t offset, off_t length,
+			    struct fuse_file_info *fi)
+{
+	int r = fallocate(file_fd(req, fi), mode, offset, length);
+
+	fuse_reply_err(req, r < 0 ? errno : 0);
+}
+
+static void um_op_lseek(fuse_req_t req, fuse_ino_t ino, off_t off,
+			int whence, struct fuse_file_info *fi)
+{
+	off_t r = lseek(file_fd(req, fi), off, whence);
+
+	if (r < 0)
+		fuse_reply_err(req, errno);
+	else
+		fuse_reply_lseek(req, r);
+}
+
+static void um_op_copy_file_range(fuse_req_t req, fuse_ino_t ino_in,
+				  off_t off_in, struct fuse_file_info *fi_in,
+				  fuse_ino_t ino_out, off_t off_out,
+				  struct fuse_file_info *fi_out, size_t len,
+				  int flags)
+{
+	loff_t in = off_in, out = off_out;
+	ssize_t n = copy_file_range(file_fd(req, fi_in), &in,
+				    file_fd(req, fi_out), &out, len, flags);
+
+	if (n < 0)
+		fuse_reply_err(req, errno);
+	else
+		fuse_reply_write(req, n);
+}
+
+static void um_op_ioctl(fuse_req_t req, fuse_ino_t ino, unsigned int cmd,
+			void *arg, struct fuse_file_info *fi, unsigned flags,
+			const void *in_buf, size_t in_bufsz, size_t out_bufsz)
+{
+	/* No ioctl is passed to the layers: unknown means ENOTTY. */
+	fuse_reply_err(req, ENOTTY);
+}
+
+const struct fuse_lowlevel_ops um_ops = {
+	.init = um_op_init,
+	.lookup = um_op_lookup,
+	.forget = um_op_forget,
+	.forget_multi = um_op_forget_multi,
+	.getattr = um_op_getattr,
+	.setattr = um_op_setattr,
+	.readlink = um_op_readlink,
+	.mknod = um_op_mknod,
+	.mkdir = um_op_mkdir,
+	.symlink = um_op_symlink,
+	.link = um_op_link,
+	.unlink = um_op_unlink,
+	.rmdir = um_op_rmdir,
+	.rename = um_op_rename,
+	.create = um_op_create,
+	.open = um_op_open,
+	.read = um_op_read,
+	.write_buf = um_op_write_buf,
+	.flush = um_op_flush,
+	.release = um_op_release,
+	.fsync = um_op_fsync,
+	.opendir = um_op_opendir,
+	.readdir = um_op_readdir,
+	.readdirplus = um_op_readdirplus,
+	.releasedir = um_op_releasedir,
+	.fsyncdir = um_op_fsyncdir,
+	.statfs = um_op_statfs,
+	.setxattr = um_op_setxattr,
+	.getxattr = um_op_getxattr,
+	.listxattr = um_op_listxattr,
+	.removexattr = um_op_removexattr,
+	.access = um_op_access,
+	.fallocate = um_op_fallocate,
+	.lseek = um_op_lseek,
+	.copy_file_range = um_op_copy_file_range,
+	.ioctl = um_op_ioctl,
+};

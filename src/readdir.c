@@ -1,0 +1,249 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * Merged listing: the directory's layers are read top-down; the first
+ * layer that shows a name wins, whiteouts hide the name below, opaque
+ * layers end the stack (the inode's lowers already stop there).
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "inode.h"
+#include "lookup.h"
+#include "readdir.h"
+#include "util.h"
+#include "whiteout.h"
+
+struct seen {
+	UT_hash_handle hh;
+	char name[];
+};
+
+struct merge {
+	struct um_fs *fs;
+	struct um_dirh *h;	/* NULL: only test for emptiness */
+	struct seen *seen;
+	size_t cap;
+	bool found;		/* a visible entry (emptiness test) */
+};
+
+static bool seen_has(struct merge *m, const char *name, size_t len)
+{
+	struct seen *s;
+
+	HASH_FIND(hh, m->seen, name, len, s);
+	return s != NULL;
+}
+
+static int seen_add(struct merge *m, const char *name, size_t len)
+{
+	struct seen *s = malloc(sizeof(*s) + len + 1);
+
+	if (!s)
+		return -ENOMEM;
+	memcpy(s->name, name, len + 1);
+	HASH_ADD(hh, m->seen, name[0], len, s);
+	return 0;
+}
+
+static void seen_free(struct merge *m)
+{
+	struct seen *s, *tmp;
+
+	HASH_ITER(hh, m->seen, s, tmp) {
+		HASH_DEL(m->seen, s);
+		free(s);
+	}
+}
+
+static int add_entry(struct merge *m, const char *name, uint64_t ino,
+		     unsigned char type)
+{
+	struct um_dirh *h = m->h;
+
+	if (h->n == m->cap) {
+		size_t cap = m->cap ? 2 * m->cap : 64;
+		void *p = realloc(h->ents, cap * sizeof(*h->ents));
+		if (!p)
+			return -ENOMEM;
+		h->ents = p;
+		m->cap = cap;
+	}
+	h->ents[h->n].name = strdup(name);
+	if (!h->ents[h->n].name)
+		return -ENOMEM;
+	h->ents[h->n].ino = ino;
+	h->ents[h->n].type = type;
+	h->n++;
+	return 0;
+}
+
+/* Whiteouts named ".wh.X" in a layer hide X only in the layers below. */
+struct pending {
+	char **names;
+	size_t n, cap;
+};
+
+static int pending_add(struct pending *p, const char *name)
+{
+	if (p->n == p->cap) {
+		size_t cap = p->cap ? 2 * p->cap : 16;
+		void *q = realloc(p->names, cap * sizeof(char *));
+		if (!q)
+			return -ENOMEM;
+		p->names = q;
+		p->cap = cap;
+	}
+	p->names[p->n] = strdup(name);
+	return p->names[p->n++] ? 0 : -ENOMEM;
+}
+
+static int read_layer(struct merge *m, int layer, int dirfd, bool xwh)
+{
+	struct um_fs *fs = m->fs;
+	struct pending pend = { 0 };
+	struct dirent *de;
+	DIR *dp;
+	int fd, r = 0;
+
+	fd = um_reopen(dirfd, O_RDONLY | O_DIRECTORY);
+	if (fd < 0)
+		return -errno;
+	dp = fdopendir(fd);
+	if (!dp) {
+		close(fd);
+		return -errno;
+	}
+	while (r == 0 && (de = readdir(dp))) {
+		const char *name = de->d_name;
+		size_t len = strlen(name);
+		const char *target;
+		struct stat st;
+		uint64_t ino;
+
+		if (!strcmp(name, ".") || !strcmp(name, ".."))
+			continue;
+		if (!strncmp(name, UM_OCI_PREFIX, 4)) {
+			target = um_oci_whiteout_target(name);
+			if (target)
+				r = pending_add(&pend, target);
+			continue;
+		}
+		if (seen_has(m, name, len))
+			continue;
+		if (de->d_type == DT_CHR || de->d_type == DT_UNKNOWN ||
+		    (xwh && de->d_type == DT_REG)) {
+			if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+				continue;	/* gone meanwhile */
+			if (um_is_whiteout(&st, dirfd, name, xwh)) {
+				r = seen_add(m, name, len);
+				continue;
+			}
+			if (de->d_type == DT_UNKNOWN)
+				de->d_type = IFTODT(st.st_mode);
+		}
+		r = seen_add(m, name, len);
+		if (r < 0)
+			break;
+		if (!m->h) {
+			m->found = true;
+			break;
+		}
+		ino = um_inode_cached_ino(fs, fs->layers[layer].dev, de->d_ino);
+		if (!ino) {
+			st.st_ino = de->d_ino;
+			ino = um_ino_of(fs, layer, dirfd, name, &st);
+		}
+		r = add_entry(m, name, ino, de->d_type);
+	}
+	closedir(dp);
+	for (size_t i = 0; i < pend.n; i++) {
+		size_t len = strlen(pend.names[i]);
+		if (r == 0 && !seen_has(m, pend.names[i], len))
+			r = seen_add(m, pend.names[i], len);
+		free(pend.names[i]);
+	}
+	free(pend.names);
+	return r;
+}
+
+static int merge_dir(struct merge *m, struct um_inode *dir)
+{
+	struct um_real real = um_inode_real(dir);
+	int r = 0;
+
+	if (real.layer == 0)
+		r = read_layer(m, 0, real.fd, false);
+	for (int i = 0; r == 0 && !m->found && i < dir->nlowers; i++)
+		r = read_layer(m, dir->lowers[i].layer, dir->lowers[i].fd,
+			       dir->lowers[i].xwhiteouts);
+	seen_free(m);
+	return r;
+}
+
+struct um_dirh *um_dirh_new(void)
+{
+	struct um_dirh *h = calloc(1, sizeof(*h));
+
+	if (h)
+		pthread_mutex_init(&h->lock, NULL);
+	return h;
+}
+
+static void dirh_clear(struct um_dirh *h)
+{
+	for (size_t i = 0; i < h->n; i++)
+		free(h->ents[i].name);
+	free(h->ents);
+	h->ents = NULL;
+	h->n = 0;
+	h->loaded = false;
+}
+
+void um_dirh_free(struct um_dirh *h)
+{
+	if (!h)
+		return;
+	dirh_clear(h);
+	pthread_mutex_destroy(&h->lock);
+	free(h);
+}
+
+int um_readdir_load(struct um_fs *fs, struct um_inode *dir,
+		    struct um_dirh *h)
+{
+	struct merge m = { .fs = fs, .h = h };
+	uint64_t pino;
+	int r;
+
+	/* The parent stays alive while dir holds it; rename may swap it. */
+	pthread_mutex_lock(&dir->lock);
+	pino = dir->parent ? dir->parent->ino : dir->ino;
+	pthread_mutex_unlock(&dir->lock);
+	dirh_clear(h);
+	r = add_entry(&m, ".", dir->ino, DT_DIR);
+	if (r == 0)
+		r = add_entry(&m, "..", pino, DT_DIR);
+	if (r == 0)
+		r = merge_dir(&m, dir);
+	if (r < 0) {
+		dirh_clear(h);
+		return r;
+	}
+	h->loaded = true;
+	return 0;
+}
+
+int um_readdir_is_empty(struct um_fs *fs, struct um_inode *dir)
+{
+	struct merge m = { .fs = fs };
+	int r = merge_dir(&m, dir);
+
+	if (r < 0)
+		return r;
+	return !m.found;
+}

@@ -1,0 +1,184 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * xattrs.  Reads go to the topmost object; changes copy up first.  Names in
+ * our private namespaces (overlay markers, origin) are neither listed nor
+ * readable nor writable through the mount, as with the kernel.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include "copyup.h"
+#include "inode.h"
+#include "util.h"
+#include "whiteout.h"
+#include "xattr.h"
+
+/*
+ * A path that names the object itself.  The fd's magic link does, but the
+ * l*xattr calls would stop at the link, so a symlink is named through its
+ * parent directory in the same layer instead.
+ */
+struct objpath {
+	char *path;
+	int fd;			/* to close after use, or -1 */
+	bool follow;
+};
+
+static void objpath_release(struct objpath *o)
+{
+	free(o->path);
+	if (o->fd >= 0)
+		close(o->fd);
+}
+
+static int object_path(struct um_fs *fs, struct um_inode *inode,
+		       struct objpath *o)
+{
+	struct um_inode *parent;
+	char *name;
+	int pfd = -1, layer;
+
+	o->path = NULL;
+	o->fd = -1;
+	o->follow = !S_ISLNK(inode->type);
+	if (o->follow) {
+		o->fd = um_inode_path(fs, inode, NULL);
+		if (o->fd < 0)
+			return o->fd;
+		o->path = malloc(UM_PROCPATH_MAX);
+		if (!o->path)
+			return -ENOMEM;
+		um_procpath(o->path, o->fd);
+		return 0;
+	}
+	layer = um_inode_real(inode).layer;
+	if (um_inode_name(fs, inode, &parent, &name) < 0)
+		return -ENOMEM;
+	if (layer == 0) {
+		pfd = um_inode_real(parent).fd;
+	} else {
+		for (int i = 0; i < parent->nlowers; i++)
+			if (parent->lowers[i].layer == layer)
+				pfd = parent->lowers[i].fd;
+	}
+	if (pfd >= 0)
+		o->path = um_procpath_at(pfd, name);
+	free(name);
+	um_inode_unref(fs, parent, 1);
+	return o->path ? 0 : -ESTALE;
+}
+
+ssize_t um_xattr_get(struct um_fs *fs, struct um_inode *inode,
+		     const char *name, void *buf, size_t size)
+{
+	struct objpath o;
+	ssize_t r;
+
+	if (um_is_private_xattr(name))
+		return -EOPNOTSUPP;
+	r = object_path(fs, inode, &o);
+	if (r == 0) {
+		r = o.follow ? getxattr(o.path, name, buf, size) :
+			       lgetxattr(o.path, name, buf, size);
+		r = r < 0 ? -errno : r;
+	}
+	objpath_release(&o);
+	return r;
+}
+
+static ssize_t list_filtered(const char *path, bool follow, char *buf,
+			     size_t size)
+{
+	_cleanup_free_ char *all = NULL;
+	ssize_t len, out = 0;
+
+	for (;;) {
+		len = follow ? listxattr(path, NULL, 0) : llistxattr(path, NULL, 0);
+		if (len <= 0)
+			return len < 0 ? -errno : 0;
+		free(all);
+		all = malloc(len);
+		if (!all)
+			return -ENOMEM;
+		len = follow ? listxattr(path, all, len) :
+			       llistxattr(path, all, len);
+		if (len >= 0)
+			break;
+		if (errno != ERANGE)
+			return -errno;
+	}
+	for (char *n = all; n < all + len; n += strlen(n) + 1) {
+		size_t l = strlen(n) + 1;
+		if (um_is_private_xattr(n))
+			continue;
+		if (size) {
+			if ((size_t)out + l > size)
+				return -ERANGE;
+			memcpy(buf + out, n, l);
+		}
+		out += l;
+	}
+	return out;
+}
+
+ssize_t um_xattr_list(struct um_fs *fs, struct um_inode *inode, char *buf,
+		      size_t size)
+{
+	struct objpath o;
+	ssize_t r;
+
+	r = object_path(fs, inode, &o);
+	if (r == 0)
+		r = list_filtered(o.path, o.follow, buf, size);
+	objpath_release(&o);
+	return r;
+}
+
+int um_xattr_set(struct um_fs *fs, struct um_inode *inode, const char *name,
+		 const void *val, size_t size, int flags)
+{
+	struct objpath o;
+	int r;
+
+	if (um_is_private_xattr(name))
+		return -EOPNOTSUPP;
+	if (!fs->upper)
+		return -EROFS;
+	r = um_copyup(fs, inode, 0);
+	if (r < 0)
+		return r;
+	r = object_path(fs, inode, &o);
+	if (r == 0) {
+		r = o.follow ? setxattr(o.path, name, val, size, flags) :
+			       lsetxattr(o.path, name, val, size, flags);
+		r = r < 0 ? -errno : 0;
+	}
+	objpath_release(&o);
+	return r;
+}
+
+int um_xattr_remove(struct um_fs *fs, struct um_inode *inode,
+		    const char *name)
+{
+	struct objpath o;
+	int r;
+
+	if (um_is_private_xattr(name))
+		return -EOPNOTSUPP;
+	if (!fs->upper)
+		return -EROFS;
+	r = um_copyup(fs, inode, 0);
+	if (r < 0)
+		return r;
+	r = object_path(fs, inode, &o);
+	if (r == 0) {
+		r = o.follow ? removexattr(o.path, name) :
+			       lremovexattr(o.path, name);
+		r = r < 0 ? -errno : 0;
+	}
+	objpath_release(&o);
+	return r;
+}
