@@ -125,6 +125,9 @@ int um_dir_create(struct um_fs *fs, struct um_inode *dir, const char *name,
 	}
 	if (r != -ENOENT)
 		return r;
+	/* A new name for a lower file: the link is made to its copy. */
+	if (how->link && (r = um_copyup(fs, how->link, 0)) < 0)
+		return r;
 	r = um_copyup_dir(fs, dir, &udfd);
 	if (r < 0)
 		return r;
@@ -311,16 +314,36 @@ static int clear_markers(struct um_inode *d)
 	return r;
 }
 
-static int set_redirect(struct um_fs *fs, struct um_inode *d, int udfd,
-			const char *name)
+/*
+ * Record where the lower parts of directory d (now at udfd/name, about to
+ * move into newdir) are.  Like the kernel, a move within its own parent
+ * stores the short relative form (the lower name), any other move the
+ * absolute path below the layer roots.
+ */
+static int set_redirect(struct um_fs *fs, struct um_inode *d,
+			struct um_inode *olddir, struct um_inode *newdir,
+			int udfd, const char *name)
 {
 	_cleanup_free_ char *val = NULL;
+	const char *base = strrchr(d->lowerpath, '/');
+	size_t plen = base ? (size_t)(base - d->lowerpath) : 0;
 	char xn[64];
+	int r;
 
-	if (asprintf(&val, "/%s", d->lowerpath) < 0)
+	base = base ? base + 1 : d->lowerpath;
+	if (olddir == newdir && strlen(olddir->lowerpath) == plen &&
+	    !strncmp(olddir->lowerpath, d->lowerpath, plen))
+		val = strdup(base);
+	else if (asprintf(&val, "/%s", d->lowerpath) < 0)
+		val = NULL;
+	if (!val)
 		return -ENOMEM;
 	um_redirect_xattr(fs, xn);
-	return um_setxattr_at(udfd, name, xn, val, strlen(val), 0);
+	r = um_setxattr_at(udfd, name, xn, val, strlen(val), 0);
+	/* Too long for an xattr: let the caller copy, as mv(1) does. */
+	if (r == -ENOSPC || r == -E2BIG || r == -ERANGE)
+		r = -EXDEV;
+	return r;
 }
 
 int um_dir_rename(struct um_fs *fs, struct um_inode *olddir,
@@ -372,10 +395,10 @@ int um_dir_rename(struct um_fs *fs, struct um_inode *olddir,
 
 	/* A directory with lower parts takes them along: redirect. */
 	if (S_ISDIR(src->type) && src->nlowers &&
-	    (r = set_redirect(fs, src, oudfd, oldname)) < 0)
+	    (r = set_redirect(fs, src, olddir, newdir, oudfd, oldname)) < 0)
 		goto out;
 	if (exchange && S_ISDIR(dst->type) && dst->nlowers &&
-	    (r = set_redirect(fs, dst, nudfd, newname)) < 0)
+	    (r = set_redirect(fs, dst, newdir, olddir, nudfd, newname)) < 0)
 		goto out;
 	/* An upper-only directory landing on lower content hides it. */
 	if (S_ISDIR(src->type) && !src->nlowers &&

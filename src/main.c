@@ -50,6 +50,9 @@ static char *make_fsname(const struct um_config *cfg)
 		return strdup(cfg->fsname);
 	for (size_t i = 0; i < cfg->nlowers; i++)
 		len += strlen(cfg->lowers[i]) + 1;
+	/* All mount options must fit in one page for the kernel. */
+	if (len > 1024)
+		return strdup("unionmount");
 	s = calloc(1, len);
 	if (!s)
 		return NULL;

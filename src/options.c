@@ -1,9 +1,22 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * Command line and -o option parsing.  No file system access here: the
- * checks between layers live in check.c.
+ * Command line and -o option parsing.
+ *
+ * Pure code: nothing here touches the file system, so it is unit tested and
+ * fuzzed on its own.  Checks that need the layers (do they exist, do they
+ * nest) are in check.c.
+ *
+ * Escapes.  An -o list is cut at every ',' that is neither escaped with '\'
+ * nor inside double quotes.  Cutting removes the quotes and turns '\"' into
+ * '"', but keeps every other escape, because what an escape means depends on
+ * the option: in lowerdir= the value is a layer list where '\:' is a colon
+ * and ':' a separator, in the other values '\:' '\,' '\\' just stand for
+ * the character.  A backslash before any other character is an ordinary
+ * character, so paths holding backslashes mostly work unescaped.
  */
 #include <errno.h>
+#include <limits.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,10 +24,28 @@
 
 #include "options.h"
 
+__attribute__((format(printf, 3, 4))) static int
+fail(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!errlen)
+		return -1;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	/* The caller prints one line: a path must not break it. */
+	for (char *p = err; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = '?';
+	return -1;
+}
+
 void um_config_init(struct um_config *cfg)
 {
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->default_permissions = true;
+	cfg->whiteout = UM_WHITEOUT_AUTO;
 	cfg->timeout = 1.0;
 }
 
@@ -38,394 +69,771 @@ void um_config_release(struct um_config *cfg)
 	memset(cfg, 0, sizeof(*cfg));
 }
 
-static int strv_push(char ***v, size_t *n, char *s)
+static bool is_escapable(char c)
 {
-	char **p = realloc(*v, (*n + 2) * sizeof(char *));
-
-	if (!p)
-		return -ENOMEM;
-	p[(*n)++] = s;
-	p[*n] = NULL;
-	*v = p;
-	return 0;
+	return c == ':' || c == ',' || c == '\\';
 }
 
-/* Copy s[0..len) dropping the '\' of escapes. */
-static char *unescape(const char *s, size_t len)
+/* Copy s[0..len) to a new string, turning '\:' '\,' '\\' into the char. */
+static char *unescape_n(const char *s, size_t len)
 {
 	char *out = malloc(len + 1);
-	size_t j = 0;
+	char *q = out;
 
 	if (!out)
 		return NULL;
 	for (size_t i = 0; i < len; i++) {
-		if (s[i] == '\\' && i + 1 < len)
+		if (s[i] == '\\' && i + 1 < len && is_escapable(s[i + 1]))
 			i++;
-		out[j++] = s[i];
+		*q++ = s[i];
 	}
-	out[j] = '\0';
+	*q = '\0';
 	return out;
 }
 
+static char *unescape(const char *s)
+{
+	return unescape_n(s, strlen(s));
+}
+
+/* Where the layer that starts at s ends: at an unescaped ':' or the end. */
+static const char *layer_end(const char *s)
+{
+	for (; *s && *s != ':'; s++)
+		if (*s == '\\' && s[1])
+			s++;
+	return s;
+}
+
+/* Count the layers of list; *empty tells whether one of them is empty. */
+static size_t layers_count(const char *list, bool *empty)
+{
+	const char *s = list;
+	size_t n = 0;
+
+	*empty = false;
+	for (;;) {
+		const char *end = layer_end(s);
+
+		if (end == s)
+			*empty = true;
+		n++;
+		if (!*end)
+			return n;
+		s = end + 1;
+	}
+}
+
+/* On error *out and *n are left alone, so they may point into a config. */
 int um_layers_split(const char *list, char ***out, size_t *n)
 {
-	char **v = NULL;
-	size_t count = 0;
-	const char *start = list;
-	const char *p = list;
-	int r = 0;
+	const char *s = list;
+	size_t count;
+	bool empty;
+	char **v;
 
-	*out = NULL;
-	*n = 0;
-	if (!list || !*list)
+	if (!list)
 		return -EINVAL;
-	for (;; p++) {
-		if (*p == '\\' && p[1]) {
-			p++;
-			continue;
+	count = layers_count(list, &empty);
+	if (empty)
+		return -EINVAL;
+	if (count > UM_MAX_LOWERS)
+		return -E2BIG;
+	v = calloc(count + 1, sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	for (size_t i = 0; i < count; i++) {
+		const char *end = layer_end(s);
+
+		v[i] = unescape_n(s, (size_t)(end - s));
+		if (!v[i]) {
+			um_strv_free(v);
+			return -ENOMEM;
 		}
-		if (*p != ':' && *p != '\0')
-			continue;
-		if (p == start) {
-			r = -EINVAL;	/* empty element */
-			break;
-		}
-		if (count == UM_MAX_LOWERS) {
-			r = -E2BIG;
-			break;
-		}
-		char *s = unescape(start, p - start);
-		if (!s || strv_push(&v, &count, s) < 0) {
-			free(s);
-			r = -ENOMEM;
-			break;
-		}
-		if (*p == '\0')
-			break;
-		start = p + 1;
-	}
-	if (r < 0) {
-		um_strv_free(v);
-		return r;
+		s = end + 1;
 	}
 	*out = v;
 	*n = count;
 	return 0;
 }
 
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
+/* The message for a failed um_layers_split() of list. */
+static int layers_error(int rc, const char *list, char *err, size_t errlen)
 {
-	va_list ap;
+	bool empty;
 
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return -1;
+	switch (rc) {
+	case -E2BIG:
+		return fail(err, errlen,
+			    "too many lower directories (%zu, at most %d)",
+			    layers_count(list, &empty), UM_MAX_LOWERS);
+	case -EINVAL:
+		if (!list || !*list)
+			return fail(err, errlen, "empty lower directory list");
+		return fail(err, errlen,
+			    "empty element in lower directory list");
+	default:
+		return fail(err, errlen, "out of memory");
+	}
 }
 
-/* Options for mount(8), systemd or the kernel that mean nothing to us. */
-static const char *const ignored[] = {
-	"defaults", "nofail", "_netdev", "auto", "noauto", "user", "users",
-	"nouser", "owner", "group", "dev", "nodev", "suid", "nosuid", "exec",
-	"noexec", "async", "sync", "atime", "noatime", "relatime",
-	"strictatime", "nodiratime", "lazytime", "loop", "rw", "subtype",
-	"comment", "fstype",
+/*
+ * Cut the next option off *pos (see the comment at the top).  Returns 0 and
+ * a malloc'ed string in *out, -EINVAL for an unbalanced quote or -ENOMEM.
+ */
+static int next_option(const char **pos, char **out)
+{
+	const char *s = *pos;
+	bool quoted = false;
+	char *buf, *q;
+
+	buf = malloc(strlen(s) + 1);
+	if (!buf)
+		return -ENOMEM;
+	q = buf;
+	for (; *s; s++) {
+		if (*s == '\\' && s[1]) {
+			if (s[1] != '"')
+				*q++ = '\\';
+			*q++ = *++s;
+		} else if (*s == '"') {
+			quoted = !quoted;
+		} else if (*s == ',' && !quoted) {
+			break;
+		} else {
+			*q++ = *s;
+		}
+	}
+	*q = '\0';
+	if (quoted) {
+		free(buf);
+		return -EINVAL;
+	}
+	*pos = *s ? s + 1 : s;
+	*out = buf;
+	return 0;
+}
+
+enum opt_kind {
+	OPT_LOWERDIR,
+	OPT_UPPERDIR,
+	OPT_WORKDIR,
+	OPT_RO,
+	OPT_ALLOW_OTHER,
+	OPT_DEFAULT_PERMISSIONS,
+	OPT_NO_DEFAULT_PERMISSIONS,
+	OPT_FSNAME,
+	OPT_WHITEOUT,
+	OPT_TIMEOUT,
+	OPT_DEBUG,
+	OPT_MAX_THREADS,
+	OPT_MAX_IDLE_THREADS,
+	OPT_FUSE,	/* handed to fuse_session_new() as it is */
+	OPT_FUSE_NUM,	/* the same, the value an unsigned number */
+	OPT_IGNORE,	/* mount(8)/fstab/systemd, or no meaning here */
+	OPT_LATER,	/* fuse-overlayfs: accepted, not implemented yet */
+};
+
+enum opt_arg {
+	ARG_NONE,	/* "name" only */
+	ARG_NEEDED,	/* "name=value" only */
+	ARG_ANY,	/* either */
+};
+
+struct opt_desc {
+	const char *name;
+	enum opt_kind kind;
+	enum opt_arg arg;
+};
+
+static const struct opt_desc opt_table[] = {
+	{ "lowerdir", OPT_LOWERDIR, ARG_NEEDED },
+	{ "upperdir", OPT_UPPERDIR, ARG_NEEDED },
+	{ "workdir", OPT_WORKDIR, ARG_NEEDED },
+	{ "ro", OPT_RO, ARG_NONE },
+	{ "allow_other", OPT_ALLOW_OTHER, ARG_NONE },
+	{ "default_permissions", OPT_DEFAULT_PERMISSIONS, ARG_NONE },
+	{ "no_default_permissions", OPT_NO_DEFAULT_PERMISSIONS, ARG_NONE },
+	{ "fsname", OPT_FSNAME, ARG_NEEDED },
+	{ "whiteout", OPT_WHITEOUT, ARG_NEEDED },
+	{ "timeout", OPT_TIMEOUT, ARG_NEEDED },
+	{ "debug", OPT_DEBUG, ARG_NONE },
+	{ "max_threads", OPT_MAX_THREADS, ARG_NEEDED },
+	{ "max_idle_threads", OPT_MAX_IDLE_THREADS, ARG_NEEDED },
+
 	/*
-	 * fuse-overlayfs and kernel overlay options that container engines
-	 * pass; accepted so existing configurations mount.
+	 * What fuse_session_new() of libfuse 3.14 understands, apart from
+	 * what main.c sets itself (fsname, subtype, default_permissions,
+	 * allow_other, ro).  The mount flags are passed on rather than
+	 * ignored: dropping an asked-for nosuid or nodev would be a
+	 * security surprise.
 	 */
-	"uidmapping", "gidmapping", "squash_to_root", "squash_to_uid",
-	"squash_to_gid", "xattr_permissions", "static_nlink", "noacl",
-	"fsync", "volatile", "threaded", "writeback", "noxattrs", "context",
-	"fscontext", "defcontext", "rootcontext", "index", "redirect_dir",
-	"metacopy", "xino", "userxattr", "nfs_export", "plugins",
+	{ "allow_root", OPT_FUSE, ARG_NONE },
+	{ "auto_unmount", OPT_FUSE, ARG_NONE },
+	{ "max_read", OPT_FUSE_NUM, ARG_NEEDED },
+	{ "dev", OPT_FUSE, ARG_NONE },
+	{ "nodev", OPT_FUSE, ARG_NONE },
+	{ "suid", OPT_FUSE, ARG_NONE },
+	{ "nosuid", OPT_FUSE, ARG_NONE },
+	{ "exec", OPT_FUSE, ARG_NONE },
+	{ "noexec", OPT_FUSE, ARG_NONE },
+	{ "atime", OPT_FUSE, ARG_NONE },
+	{ "noatime", OPT_FUSE, ARG_NONE },
+	{ "sync", OPT_FUSE, ARG_NONE },
+	{ "async", OPT_FUSE, ARG_NONE },
+	{ "dirsync", OPT_FUSE, ARG_NONE },
+
+	/*
+	 * mount(8), fstab and systemd options that reach a mount helper,
+	 * and atime variants libfuse does not take.  "rw" is the default
+	 * and is ignored, so "ro,rw" stays read-only.  clone_fd is
+	 * always on (main.c).  subtype= is always "unionmount".
+	 */
+	{ "rw", OPT_IGNORE, ARG_NONE },
+	{ "defaults", OPT_IGNORE, ARG_NONE },
+	{ "nofail", OPT_IGNORE, ARG_NONE },
+	{ "_netdev", OPT_IGNORE, ARG_NONE },
+	{ "auto", OPT_IGNORE, ARG_NONE },
+	{ "noauto", OPT_IGNORE, ARG_NONE },
+	{ "user", OPT_IGNORE, ARG_ANY },
+	{ "users", OPT_IGNORE, ARG_NONE },
+	{ "nouser", OPT_IGNORE, ARG_NONE },
+	{ "owner", OPT_IGNORE, ARG_NONE },
+	{ "group", OPT_IGNORE, ARG_NONE },
+	{ "comment", OPT_IGNORE, ARG_ANY },
+	{ "relatime", OPT_IGNORE, ARG_NONE },
+	{ "norelatime", OPT_IGNORE, ARG_NONE },
+	{ "strictatime", OPT_IGNORE, ARG_NONE },
+	{ "nostrictatime", OPT_IGNORE, ARG_NONE },
+	{ "diratime", OPT_IGNORE, ARG_NONE },
+	{ "nodiratime", OPT_IGNORE, ARG_NONE },
+	{ "lazytime", OPT_IGNORE, ARG_NONE },
+	{ "nolazytime", OPT_IGNORE, ARG_NONE },
+	{ "loop", OPT_IGNORE, ARG_ANY },
+	{ "clone_fd", OPT_IGNORE, ARG_NONE },
+	{ "subtype", OPT_IGNORE, ARG_ANY },
+
+	/*
+	 * fuse-overlayfs options that container engines pass.  Accepted
+	 * without a word so their command lines work; not implemented yet.
+	 */
+	{ "uidmapping", OPT_LATER, ARG_ANY },
+	{ "gidmapping", OPT_LATER, ARG_ANY },
+	{ "squash_to_root", OPT_LATER, ARG_ANY },
+	{ "squash_to_uid", OPT_LATER, ARG_ANY },
+	{ "squash_to_gid", OPT_LATER, ARG_ANY },
+	{ "xattr_permissions", OPT_LATER, ARG_ANY },
+	{ "static_nlink", OPT_LATER, ARG_ANY },
+	{ "noacl", OPT_LATER, ARG_ANY },
+	{ "fsync", OPT_LATER, ARG_ANY },
+	{ "volatile", OPT_LATER, ARG_ANY },
+	{ "threaded", OPT_LATER, ARG_ANY },
+	{ "writeback", OPT_LATER, ARG_ANY },
+	{ "noxattrs", OPT_LATER, ARG_ANY },
+	{ "context", OPT_LATER, ARG_ANY },
+	{ "fscontext", OPT_LATER, ARG_ANY },
+	{ "defcontext", OPT_LATER, ARG_ANY },
+	{ "rootcontext", OPT_LATER, ARG_ANY },
+	{ "index", OPT_LATER, ARG_ANY },
+	{ "redirect_dir", OPT_LATER, ARG_ANY },
+	{ "metacopy", OPT_LATER, ARG_ANY },
+	{ "xino", OPT_LATER, ARG_ANY },
+	{ "userxattr", OPT_LATER, ARG_ANY },
+	{ "nfs_export", OPT_LATER, ARG_ANY },
 };
 
-/* Options libfuse understands; handed to it unchanged. */
-static const char *const fuse_generic[] = {
-	"allow_root", "auto_unmount", "max_read", "max_idle_threads",
-	"max_threads", "clone_fd", "blkdev", "blksize", "max_write",
-};
-
-static bool in_list(const char *const *list, size_t n, const char *key)
+static const struct opt_desc *opt_find(const char *name)
 {
-	for (size_t i = 0; i < n; i++)
-		if (!strcmp(list[i], key))
-			return true;
-	return false;
+	for (size_t i = 0; i < sizeof(opt_table) / sizeof(opt_table[0]); i++)
+		if (!strcmp(opt_table[i].name, name))
+			return &opt_table[i];
+	return NULL;
 }
 
-/* Append key[=val] to cfg->fuse_opts, escaping for fuse_opt_parse(). */
-static int add_fuse_opt(struct um_config *cfg, const char *opt)
+/* Append name[=value] to *opts, escaping ',' and '\' for fuse_opt_parse. */
+static int fuse_opts_append(char **opts, const char *name, const char *value)
 {
-	size_t old = cfg->fuse_opts ? strlen(cfg->fuse_opts) : 0;
-	char *p = realloc(cfg->fuse_opts, old + 2 * strlen(opt) + 2);
+	size_t old = *opts ? strlen(*opts) : 0;
+	size_t len = strlen(name) + (value ? 2 * strlen(value) + 1 : 0);
+	char *p = realloc(*opts, old + 1 + len + 1);
 	char *q;
 
 	if (!p)
-		return -ENOMEM;
+		return -1;
 	q = p + old;
 	if (old)
 		*q++ = ',';
-	for (; *opt; opt++) {
-		if (*opt == ',' || *opt == '\\')
-			*q++ = '\\';
-		*q++ = *opt;
+	q = stpcpy(q, name);
+	if (value) {
+		*q++ = '=';
+		for (; *value; value++) {
+			if (*value == ',' || *value == '\\')
+				*q++ = '\\';
+			*q++ = *value;
+		}
 	}
 	*q = '\0';
-	cfg->fuse_opts = p;
+	*opts = p;
 	return 0;
 }
 
-static int set_str(char **dst, const char *val)
+/* Parse an unsigned decimal number that fits an unsigned int. */
+static bool parse_uint(const char *s, unsigned int *out)
 {
-	char *s = strdup(val);
+	unsigned long long v = 0;
 
+	if (!*s)
+		return false;
+	for (; *s; s++) {
+		if (*s < '0' || *s > '9')
+			return false;
+		v = v * 10 + (unsigned int)(*s - '0');
+		if (v > UINT_MAX)
+			return false;
+	}
+	*out = (unsigned int)v;
+	return true;
+}
+
+/* A finite non-negative decimal number of seconds, no sign, no spaces. */
+static bool parse_seconds(const char *s, double *out)
+{
+	char *end;
+	double v;
+
+	if (!((*s >= '0' && *s <= '9') || *s == '.'))
+		return false;
+	/* strtod() would take "0x1p3" as hex; seconds are decimal. */
+	if (strpbrk(s, "xXpP"))
+		return false;
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno || *end || !isfinite(v) || v < 0)
+		return false;
+	*out = v;
+	return true;
+}
+
+/* Replace the string *field by a copy of value with its escapes removed. */
+static int set_path(char **field, const char *name, const char *value,
+		    char *err, size_t errlen)
+{
+	char *s;
+
+	if (!*value)
+		return fail(err, errlen, "%s= is empty", name);
+	s = unescape(value);
 	if (!s)
-		return -ENOMEM;
-	free(*dst);
-	*dst = s;
+		return fail(err, errlen, "out of memory");
+	free(*field);
+	*field = s;
 	return 0;
 }
 
-/* Apply one option; key and val are unescaped and unquoted. */
-static int apply_option(struct um_config *cfg, const char *key,
-			const char *val, const char *raw, char *err,
-			size_t errlen)
+static void warn_unknown(const char *name)
 {
-	if (!strcmp(key, "lowerdir")) {
-		char **v;
-		size_t n;
-		int r = um_layers_split(val ? val : "", &v, &n);
-		if (r == -E2BIG)
-			return fail(err, errlen,
-				    "too many lower directories (at most %d)",
-				    UM_MAX_LOWERS);
-		if (r < 0)
-			return fail(err, errlen, "lowerdir: empty layer list or element");
+	fputs("unionmount: warning: ignoring unknown option '", stderr);
+	for (const char *p = name; *p; p++)
+		fputc((unsigned char)*p < 0x20 || *p == 0x7f ? '?' : *p,
+		      stderr);
+	fputs("'\n", stderr);
+}
+
+/* Apply one option "name" or "name=value" (value NULL without '='). */
+static int apply_option(struct um_config *cfg, const char *name,
+			const char *value, char *err, size_t errlen)
+{
+	const struct opt_desc *d;
+	unsigned int num;
+	char *s;
+	int rc;
+
+	/* x-systemd.requires=..., x-gvfs-show, ...: for other programs. */
+	if (!strncmp(name, "x-", 2))
+		return 0;
+	d = opt_find(name);
+	if (!d) {
+		warn_unknown(name);
+		return 0;
+	}
+	if (d->arg == ARG_NONE && value)
+		return fail(err, errlen, "option '%s' takes no value", name);
+	if (d->arg == ARG_NEEDED && !value)
+		return fail(err, errlen, "option '%s' needs a value (%s=...)",
+			    name, name);
+
+	switch (d->kind) {
+	case OPT_LOWERDIR: {
+		char **v = NULL;
+		size_t n = 0;
+
+		rc = um_layers_split(value, &v, &n);
+		if (rc < 0)
+			return layers_error(rc, value, err, errlen);
+		/* A later lowerdir= replaces an earlier one, as in mount(8). */
 		um_strv_free(cfg->lowers);
 		cfg->lowers = v;
 		cfg->nlowers = n;
-		cfg->lowers_from_opts = true;
 		return 0;
 	}
-	if (!strcmp(key, "upperdir") || !strcmp(key, "workdir") ||
-	    !strcmp(key, "fsname")) {
-		char **dst = key[0] == 'u' ? &cfg->upper :
-			     key[0] == 'w' ? &cfg->work : &cfg->fsname;
-		if (!val || !*val)
-			return fail(err, errlen, "%s needs a value", key);
-		return set_str(dst, val) < 0 ?
-			fail(err, errlen, "out of memory") : 0;
-	}
-	if (!strcmp(key, "ro")) {
+	case OPT_UPPERDIR:
+		return set_path(&cfg->upper, name, value, err, errlen);
+	case OPT_WORKDIR:
+		return set_path(&cfg->work, name, value, err, errlen);
+	case OPT_FSNAME:
+		return set_path(&cfg->fsname, name, value, err, errlen);
+	case OPT_RO:
 		cfg->ro = true;
 		return 0;
-	}
-	if (!strcmp(key, "allow_other")) {
+	case OPT_ALLOW_OTHER:
 		cfg->allow_other = true;
 		return 0;
-	}
-	if (!strcmp(key, "default_permissions")) {
+	case OPT_DEFAULT_PERMISSIONS:
 		cfg->default_permissions = true;
 		return 0;
-	}
-	if (!strcmp(key, "no_default_permissions")) {
+	case OPT_NO_DEFAULT_PERMISSIONS:
 		cfg->default_permissions = false;
 		return 0;
-	}
-	if (!strcmp(key, "whiteout")) {
-		if (val && !strcmp(val, "auto"))
+	case OPT_DEBUG:
+		cfg->debug = true;
+		cfg->foreground = true;
+		return 0;
+	case OPT_WHITEOUT:
+		if (!strcmp(value, "auto"))
 			cfg->whiteout = UM_WHITEOUT_AUTO;
-		else if (val && !strcmp(val, "chardev"))
+		else if (!strcmp(value, "chardev"))
 			cfg->whiteout = UM_WHITEOUT_CHARDEV;
-		else if (val && !strcmp(val, "oci"))
+		else if (!strcmp(value, "oci"))
 			cfg->whiteout = UM_WHITEOUT_OCI;
 		else
 			return fail(err, errlen,
-				    "whiteout= must be auto, chardev or oci");
+				    "bad value for whiteout=: '%s' (auto, chardev or oci)",
+				    value);
 		return 0;
-	}
-	if (!strcmp(key, "timeout")) {
-		char *end;
-		double t = val ? strtod(val, &end) : -1;
-		if (!val || !*val || *end || t < 0 || t != t)
+	case OPT_TIMEOUT:
+		if (!parse_seconds(value, &cfg->timeout))
 			return fail(err, errlen,
-				    "timeout= needs a number of seconds >= 0");
-		cfg->timeout = t;
+				    "bad value for timeout=: '%s' (seconds, a number >= 0)",
+				    value);
+		return 0;
+	case OPT_MAX_THREADS:
+	case OPT_MAX_IDLE_THREADS:
+		if (!parse_uint(value, &num) || num == 0)
+			return fail(err, errlen,
+				    "bad value for %s=: '%s' (a number >= 1)",
+				    name, value);
+		if (d->kind == OPT_MAX_THREADS)
+			cfg->max_threads = num;
+		else
+			cfg->max_idle_threads = num;
+		return 0;
+	case OPT_FUSE_NUM:
+		if (!parse_uint(value, &num))
+			return fail(err, errlen,
+				    "bad value for %s=: '%s' (a number)", name,
+				    value);
+		/* fall through */
+	case OPT_FUSE:
+		s = value ? unescape(value) : NULL;
+		if ((value && !s) ||
+		    fuse_opts_append(&cfg->fuse_opts, name, s) < 0) {
+			free(s);
+			return fail(err, errlen, "out of memory");
+		}
+		free(s);
+		return 0;
+	case OPT_IGNORE:
+	case OPT_LATER:
 		return 0;
 	}
-	if (in_list(fuse_generic, sizeof(fuse_generic) / sizeof(*fuse_generic),
-		    key))
-		return add_fuse_opt(cfg, raw) < 0 ?
-			fail(err, errlen, "out of memory") : 0;
-	if (in_list(ignored, sizeof(ignored) / sizeof(*ignored), key) ||
-	    !strncmp(key, "x-", 2))
+	return 0;
+}
+
+int um_options_parse(struct um_config *cfg, const char *optstr, char *err,
+		     size_t errlen)
+{
+	const char *pos = optstr;
+
+	while (*pos) {
+		char *opt, *eq;
+		int rc;
+
+		rc = next_option(&pos, &opt);
+		if (rc == -EINVAL)
+			return fail(err, errlen,
+				    "unbalanced double quote in option list");
+		if (rc < 0)
+			return fail(err, errlen, "out of memory");
+		if (!*opt) {		/* ",," or a trailing ',' */
+			free(opt);
+			continue;
+		}
+		eq = strchr(opt, '=');
+		if (eq)
+			*eq = '\0';
+		rc = apply_option(cfg, opt, eq ? eq + 1 : NULL, err, errlen);
+		free(opt);
+		if (rc < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static bool strv_equal(char **a, size_t na, char **b, size_t nb)
+{
+	if (na != nb)
+		return false;
+	for (size_t i = 0; i < na; i++)
+		if (strcmp(a[i], b[i]))
+			return false;
+	return true;
+}
+
+/* Does the libfuse option list hold the option name (no value)? */
+static bool fuse_opts_has(const char *opts, const char *name)
+{
+	size_t len = strlen(name);
+
+	for (const char *p = opts; p && *p;) {
+		const char *end = p;
+
+		while (*end && *end != ',')
+			end += (*end == '\\' && end[1]) ? 2 : 1;
+		if ((size_t)(end - p) == len && !strncmp(p, name, len))
+			return true;
+		p = *end ? end + 1 : end;
+	}
+	return false;
+}
+
+/* The lower list given as an argument. */
+static int positional_lowers(struct um_config *cfg, const char *list,
+			     char *err, size_t errlen)
+{
+	char **v = NULL;
+	size_t n = 0;
+	int rc;
+
+	rc = um_layers_split(list, &v, &n);
+	if (rc < 0)
+		return layers_error(rc, list, err, errlen);
+	if (cfg->lowers) {
+		/*
+		 * Both an argument and lowerdir=: fine if they agree, an
+		 * error if not.  Silently preferring one would mount
+		 * something the user did not mean with one of them.
+		 */
+		bool same = strv_equal(v, n, cfg->lowers, cfg->nlowers);
+
+		um_strv_free(v);
+		if (!same)
+			return fail(err, errlen,
+				    "lower directories given both as argument and with lowerdir=, and they differ");
 		return 0;
-	fprintf(stderr, "unionmount: warning: ignoring unknown option '%s'\n",
-		key);
+	}
+	cfg->lowers = v;
+	cfg->nlowers = n;
+	return 0;
+}
+
+/* The upper directory given as an argument: taken as it is. */
+static int positional_upper(struct um_config *cfg, const char *path,
+			    char *err, size_t errlen)
+{
+	if (!*path)
+		return fail(err, errlen, "empty upper directory");
+	if (cfg->upper) {
+		if (strcmp(cfg->upper, path))
+			return fail(err, errlen,
+				    "upper directory given both as argument (%s) and with upperdir= (%s)",
+				    path, cfg->upper);
+		return 0;
+	}
+	cfg->upper = strdup(path);
+	if (!cfg->upper)
+		return fail(err, errlen, "out of memory");
 	return 0;
 }
 
 /*
- * Split at ',' outside quotes and escapes; unescape and unquote the value;
- * the raw text of each option is kept for libfuse.
+ * Give the arguments their meaning:
+ *   3: LOWERS UPPER MOUNTPOINT
+ *   2: LOWERS MOUNTPOINT, or SOURCE MOUNTPOINT when lowerdir= was given;
+ *      the latter is how mount.fuse3 runs an fstab line whose options
+ *      hold lowerdir=, and SOURCE is then only a device name ("none",
+ *      "unionmount") shown nowhere.
+ *   1: MOUNTPOINT, the layers all from -o.
  */
-int um_options_parse(struct um_config *cfg, const char *optstr, char *err,
-		     size_t errlen)
+static int positionals(struct um_config *cfg, char **pos, size_t npos,
+		       char *err, size_t errlen)
 {
-	size_t len = strlen(optstr);
-	char *key = malloc(len + 1), *val = malloc(len + 1);
-	char *raw = malloc(len + 1);
-	const char *p = optstr;
-	int r = 0;
+	const char *mnt;
 
-	if (!key || !val || !raw) {
-		r = fail(err, errlen, "out of memory");
-		goto out;
+	if (npos > 3)
+		return fail(err, errlen,
+			    "too many arguments (%zu, at most 3: LOWERS UPPER MOUNTPOINT)",
+			    npos);
+	if (npos == 0)
+		return fail(err, errlen,
+			    cfg->lowers ? "no mountpoint given" :
+					  "no lower directory and no mountpoint given (see --help)");
+	if (npos == 3) {
+		if (positional_lowers(cfg, pos[0], err, errlen) < 0 ||
+		    positional_upper(cfg, pos[1], err, errlen) < 0)
+			return -1;
+	} else if (npos == 2 && !cfg->lowers) {
+		if (positional_lowers(cfg, pos[0], err, errlen) < 0)
+			return -1;
 	}
-	while (*p && r == 0) {
-		size_t k = 0, v = 0, w = 0;
-		bool quoted = false, has_val = false;
+	if (!cfg->lowers)
+		return fail(err, errlen, "no lower directory given");
 
-		for (; *p; p++) {
-			if (*p == '\\' && p[1]) {
-				/* lowerdir keeps escapes for the ':' split. */
-				if (has_val && !strcmp(key, "lowerdir") &&
-				    p[1] != ',')
-					val[v++] = *p;
-				p++;
-			} else if (*p == '"') {
-				quoted = !quoted;
-				continue;
-			} else if (*p == ',' && !quoted) {
-				p++;
-				break;
-			} else if (*p == '=' && !has_val && !quoted) {
-				has_val = true;
-				key[k] = '\0';
-				raw[w++] = '=';
-				continue;
-			}
-			if (has_val)
-				val[v++] = *p;
-			else
-				key[k++] = *p;
-			raw[w++] = *p;
-		}
-		if (quoted) {
-			r = fail(err, errlen, "unbalanced quote in options");
-			break;
-		}
-		if (!has_val)
-			key[k] = '\0';
-		val[v] = '\0';
-		raw[w] = '\0';
-		if (k == 0 && !has_val)
-			continue;	/* ",," */
-		r = apply_option(cfg, key, has_val ? val : NULL, raw, err,
-				 errlen);
-	}
-out:
-	free(key);
-	free(val);
-	free(raw);
-	return r;
-}
-
-void um_usage(const char *prog)
-{
-	printf("usage: %s [OPTIONS] LOWER1[:LOWER2...] UPPER MOUNTPOINT\n"
-	       "       %s [OPTIONS] LOWER1[:LOWER2...] MOUNTPOINT\n"
-	       "       %s -o lowerdir=L1:L2,upperdir=U,workdir=W MOUNTPOINT\n"
-	       "\n"
-	       "Mount a union of read-only lower directories (LOWER1 on top)\n"
-	       "under one writable upper directory, like kernel overlayfs.\n"
-	       "\n"
-	       "  -f                  stay in the foreground\n"
-	       "  -d                  debug output (implies -f)\n"
-	       "  -o OPT[,OPT...]     mount options:\n"
-	       "       lowerdir=L1:L2  upperdir=DIR  workdir=DIR\n"
-	       "       ro  allow_other  default_permissions (default)\n"
-	       "       no_default_permissions  fsname=NAME\n"
-	       "       whiteout=auto|chardev|oci  timeout=SECONDS\n"
-	       "       and the generic libfuse options\n"
-	       "  -h, --help          this help\n"
-	       "  -V, --version       version\n"
-	       "\n"
-	       "Escape ':' and ',' in paths with '\\'.  See unionmount(1).\n",
-	       prog, prog, prog);
+	mnt = pos[npos - 1];
+	if (!*mnt)
+		return fail(err, errlen, "empty mountpoint");
+	cfg->mountpoint = strdup(mnt);
+	if (!cfg->mountpoint)
+		return fail(err, errlen, "out of memory");
+	return 0;
 }
 
 int um_cmdline_parse(struct um_config *cfg, int argc, char **argv, char *err,
 		     size_t errlen)
 {
-	const char *pos[3];
-	int npos = 0;
-	bool only_pos = false;
+	size_t nargs = argc > 0 ? (size_t)argc : 0;
+	char **pos = calloc(nargs + 1, sizeof(*pos));
+	char **opts = calloc(nargs + 1, sizeof(*opts));
+	size_t npos = 0, nopts = 0;
+	bool dashdash = false;
+	bool bad = false;
+	int ret = -1;
 
+	if (!pos || !opts) {
+		fail(err, errlen, "out of memory");
+		goto out_free;
+	}
+
+	/*
+	 * Options may come before, between or after the arguments, as with
+	 * getopt()'s permutation: mount.fuse3 runs "unionmount SOURCE
+	 * MOUNTPOINT -o OPTIONS".  Only the first error is kept, and it
+	 * counts only if there is no -h or -V anywhere.
+	 */
 	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i];
+		char *a = argv[i];
 
-		if (only_pos || a[0] != '-' || !a[1]) {
-			if (npos == 3)
-				return fail(err, errlen,
-					    "too many arguments ('%s')", a);
+		if (dashdash || a[0] != '-' || a[1] == '\0') {
 			pos[npos++] = a;
-		} else if (!strcmp(a, "--")) {
-			only_pos = true;
-		} else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+			continue;
+		}
+		if (!strcmp(a, "--")) {
+			dashdash = true;
+		} else if (!strcmp(a, "--help")) {
 			cfg->show_help = true;
-			return 0;
-		} else if (!strcmp(a, "-V") || !strcmp(a, "--version")) {
+		} else if (!strcmp(a, "--version")) {
 			cfg->show_version = true;
-			return 0;
-		} else if (!strcmp(a, "-f")) {
-			cfg->foreground = true;
-		} else if (!strcmp(a, "-d") || !strcmp(a, "--debug")) {
-			cfg->debug = true;
-			cfg->foreground = true;
-		} else if (!strcmp(a, "-s")) {
-			/* single-threaded: accepted, we stay multithreaded */
-		} else if (!strncmp(a, "-o", 2)) {
-			const char *opts = a[2] ? a + 2 : argv[++i];
-			if (!opts)
-				return fail(err, errlen, "-o needs an argument");
-			if (um_options_parse(cfg, opts, err, errlen) < 0)
-				return -1;
+		} else if (a[1] == '-') {
+			if (!bad)
+				fail(err, errlen, "unknown option '%s'", a);
+			bad = true;
 		} else {
-			return fail(err, errlen, "unknown option '%s'", a);
+			/* A cluster of short options: -fd, -oX, -fo X. */
+			for (char *p = a + 1; *p; p++) {
+				if (*p == 'o') {
+					if (p[1]) {
+						opts[nopts++] = p + 1;
+					} else if (i + 1 < argc) {
+						opts[nopts++] = argv[++i];
+					} else {
+						if (!bad)
+							fail(err, errlen,
+							     "option -o needs an argument");
+						bad = true;
+					}
+					break;
+				}
+				switch (*p) {
+				case 'f':
+					cfg->foreground = true;
+					break;
+				case 'd':
+					cfg->debug = true;
+					cfg->foreground = true;
+					break;
+				case 'h':
+					cfg->show_help = true;
+					break;
+				case 'V':
+					cfg->show_version = true;
+					break;
+				default:
+					if (!bad)
+						fail(err, errlen,
+						     "unknown option '-%c'",
+						     *p);
+					bad = true;
+					break;
+				}
+			}
 		}
 	}
+	if (cfg->show_help || cfg->show_version) {
+		ret = 0;
+		goto out_free;
+	}
+	if (bad)
+		goto out_free;
 
-	if (npos == 0)
-		return fail(err, errlen, "no mountpoint given");
-	cfg->mountpoint = strdup(pos[npos - 1]);
-	if (!cfg->mountpoint)
-		return fail(err, errlen, "out of memory");
-	if (npos == 3) {
-		if (set_str(&cfg->upper, pos[1]) < 0)
-			return fail(err, errlen, "out of memory");
+	for (size_t i = 0; i < nopts; i++)
+		if (um_options_parse(cfg, opts[i], err, errlen) < 0)
+			goto out_free;
+	if (positionals(cfg, pos, npos, err, errlen) < 0)
+		goto out_free;
+	if (cfg->allow_other && fuse_opts_has(cfg->fuse_opts, "allow_root")) {
+		fail(err, errlen, "allow_other and allow_root exclude each other");
+		goto out_free;
 	}
-	/*
-	 * mount.fuse3 passes the fstab source first: it is the lower list
-	 * unless lowerdir= was given, in which case it is only a name.
-	 */
-	if (npos >= 2 && !cfg->lowers_from_opts) {
-		int r = um_layers_split(pos[0], &cfg->lowers, &cfg->nlowers);
-		if (r == -E2BIG)
-			return fail(err, errlen,
-				    "too many lower directories (at most %d)",
-				    UM_MAX_LOWERS);
-		if (r < 0)
-			return fail(err, errlen,
-				    "empty lower directory list or element in '%s'",
-				    pos[0]);
-	}
-	if (cfg->nlowers == 0)
-		return fail(err, errlen, "no lower directory given");
-	return 0;
+	ret = 0;
+out_free:
+	free(pos);
+	free(opts);
+	return ret;
+}
+
+void um_usage(const char *prog)
+{
+	printf("Usage: %s [OPTIONS] LOWER1[:LOWER2...] UPPER MOUNTPOINT\n"
+	       "       %s [OPTIONS] LOWERS MOUNTPOINT\n"
+	       "       %s [OPTIONS] -o lowerdir=LOWERS[,upperdir=UPPER[,workdir=WORK]] MOUNTPOINT\n"
+	       "\n"
+	       "Mount a union of directories through FUSE, with the semantics of\n"
+	       "kernel overlayfs.  LOWER1 is the topmost lower layer; without an upper\n"
+	       "layer the union is read-only.  The default workdir is\n"
+	       "\".BASENAME.unionmount-work\" beside UPPER.\n"
+	       "\n"
+	       "Options:\n"
+	       "  -f                  stay in the foreground\n"
+	       "  -d                  log every FUSE request (implies -f)\n"
+	       "  -h, --help          print this help and exit\n"
+	       "  -V, --version       print the version and exit\n"
+	       "  -o OPT[,OPT...]     mount options:\n"
+	       "    lowerdir=L1:L2...   lower layers, topmost first (at most %d)\n"
+	       "    upperdir=DIR        upper layer, where changes go\n"
+	       "    workdir=DIR         work directory, on the upper's file system\n"
+	       "    ro                  read-only: changes fail with EROFS\n"
+	       "    allow_other         let other users access the mount\n"
+	       "    default_permissions kernel permission checks (default on;\n"
+	       "                        no_default_permissions turns them off)\n"
+	       "    fsname=NAME         source shown in /proc/mounts\n"
+	       "    whiteout=MODE       auto, chardev or oci: whiteout format to write\n"
+	       "    timeout=SECONDS     kernel cache time of names and attributes (1)\n"
+	       "    max_threads=N, max_idle_threads=N  worker threads\n"
+	       "    allow_root, auto_unmount, max_read=N, nosuid, nodev, noexec, ...\n"
+	       "                        passed on to libfuse\n"
+	       "\n"
+	       "In layer lists and -o values write '\\:' for ':', '\\,' for ',' and\n"
+	       "'\\\\' for '\\'; a double-quoted -o value is not split at commas.\n"
+	       "mount(8) and systemd options (defaults, nofail, _netdev, x-*, ...) are\n"
+	       "ignored.  Unmount with: fusermount3 -u MOUNTPOINT\n",
+	       prog, prog, prog, UM_MAX_LOWERS);
 }
