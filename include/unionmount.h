@@ -44,10 +44,16 @@ struct um_realdir {
 	bool xwhiteouts;	/* overlay.opaque="x": may hold xattr whiteouts */
 };
 
-/* Identity of a real object: the table key of the inode it backs. */
+/*
+ * Identity of a real object: the table key of the inode it backs.  Names
+ * of a hard-linked lower file are distinct inodes (parent and name hash
+ * set), as in the kernel without index=on: each copies up on its own.
+ */
 struct um_key {
 	dev_t dev;
 	ino_t ino;
+	uint64_t parent;
+	uint64_t name;
 };
 
 struct um_inode {
@@ -56,11 +62,11 @@ struct um_inode {
 	uint64_t refs;		/* kernel lookups + internal references */
 	UT_hash_handle hh;
 
-	/* immutable after creation */
-	uint64_t ino;		/* st_ino shown to the kernel */
-	mode_t type;		/* S_IFMT bits */
+	mode_t type;		/* S_IFMT bits, immutable */
 
 	pthread_mutex_t lock;	/* protects the fields below */
+	uint64_t ino;		/* st_ino shown to the kernel; changes only
+				 * when a hard-linked lower file is copied up */
 	int layer;		/* topmost layer holding the object */
 	/*
 	 * Directories: O_PATH on the topmost real directory, never closed
@@ -100,6 +106,13 @@ struct um_fs {
 	pthread_mutex_t table_lock;
 	struct um_inode *table;	/* by key; protected by table_lock */
 	struct um_inode *root;
+
+	/*
+	 * Tell the kernel an inode's attributes (and, with data, its cached
+	 * contents or listing) changed behind its back.  Set by ops.c.
+	 */
+	void (*notify)(struct um_fs *fs, struct um_inode *inode, bool data);
+	void *session;		/* the FUSE session, for notify */
 };
 
 #endif

@@ -18,11 +18,13 @@ int um_attr_get(struct um_fs *fs, struct um_inode *inode, struct stat *st)
 {
 	const char *name;
 	bool unlinked;
+	uint64_t ino;
 	int layer, dfd, r;
 
 	pthread_mutex_lock(&inode->lock);
 	layer = inode->layer;
 	unlinked = inode->unlinked;
+	ino = inode->ino;
 	r = um_inode_locate_locked(inode, &dfd, &name);
 	if (r == 0 && fstatat(dfd, name, st,
 			      AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
@@ -30,7 +32,7 @@ int um_attr_get(struct um_fs *fs, struct um_inode *inode, struct stat *st)
 	pthread_mutex_unlock(&inode->lock);
 	if (r < 0)
 		return r;
-	st->st_ino = inode->ino;
+	st->st_ino = ino;
 	/* Like the kernel: a merged directory's link count is unknown. */
 	if (S_ISDIR(st->st_mode) &&
 	    ((layer == 0 && inode->nlowers > 0) || inode->nlowers > 1))

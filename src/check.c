@@ -34,8 +34,8 @@
 
 #include "check.h"
 
-__attribute__((format(printf, 3, 4))) static int
-fail(char *err, size_t errlen, const char *fmt, ...)
+__attribute__((format(printf, 3, 4))) static int fail(char *err, size_t errlen,
+						      const char *fmt, ...)
 {
 	va_list ap;
 
@@ -58,7 +58,7 @@ struct dir_id {
 
 static struct dir_id dir_id(const struct stat *st)
 {
-	return (struct dir_id){ .dev = st->st_dev, .ino = st->st_ino };
+	return (struct dir_id){.dev = st->st_dev, .ino = st->st_ino};
 }
 
 static bool same_dir(struct dir_id a, struct dir_id b)
@@ -121,8 +121,8 @@ static char *default_work(const char *upper)
 	const char *slash = strrchr(upper, '/');
 	char *work;
 
-	if (asprintf(&work, "%.*s/.%s.unionmount-work",
-		     (int)(slash - upper), upper, slash + 1) < 0)
+	if (asprintf(&work, "%.*s/.%s.unionmount-work", (int)(slash - upper),
+		     upper, slash + 1) < 0)
 		return NULL;
 	return work;
 }
@@ -133,8 +133,8 @@ static char *default_work(const char *upper)
  * component, *create is set and *id names the parent, whose st_dev the new
  * directory will have.
  */
-static int resolve_work(struct um_config *cfg, struct dir_id *id,
-			bool *create, char *err, size_t errlen)
+static int resolve_work(struct um_config *cfg, struct dir_id *id, bool *create,
+			char *err, size_t errlen)
 {
 	char *given, *parent, *name, *real, *slash;
 	struct stat st;
@@ -189,8 +189,8 @@ static int resolve_work(struct um_config *cfg, struct dir_id *id,
 		goto out_free;
 	}
 	free(cfg->work);
-	if (asprintf(&cfg->work, "%s/%s", strcmp(real, "/") ? real : "",
-		     name) < 0) {
+	if (asprintf(&cfg->work, "%s/%s", strcmp(real, "/") ? real : "", name) <
+	    0) {
 		cfg->work = NULL;
 		fail(err, errlen, "out of memory");
 		free(real);
@@ -220,7 +220,8 @@ static int check_lowers(struct um_config *cfg, struct dir_id *lower_id,
 					    "lower directory %s is given twice",
 					    cfg->lowers[i]);
 			return fail(err, errlen,
-				    "lower directories %s and %s are the same directory",
+				    "lower directories %s and %s are the same "
+				    "directory",
 				    cfg->lowers[j], cfg->lowers[i]);
 		}
 	}
@@ -236,19 +237,23 @@ static int check_upper(struct um_config *cfg, const struct dir_id *lower_id,
 		if (same_dir(upper_id, lower_id[i])) {
 			if (!strcmp(cfg->upper, l))
 				return fail(err, errlen,
-					    "%s is given twice, as upper and as lower directory",
+					    "%s is given twice, as upper and "
+					    "as lower directory",
 					    l);
 			return fail(err, errlen,
-				    "upper directory %s is the same directory as lower directory %s",
+				    "upper directory %s is the same directory "
+				    "as lower directory %s",
 				    cfg->upper, l);
 		}
 		if (is_below(cfg->upper, l))
 			return fail(err, errlen,
-				    "upper directory %s is inside lower directory %s",
+				    "upper directory %s is inside lower "
+				    "directory %s",
 				    cfg->upper, l);
 		if (is_below(l, cfg->upper))
 			return fail(err, errlen,
-				    "lower directory %s is inside upper directory %s",
+				    "lower directory %s is inside upper "
+				    "directory %s",
 				    l, cfg->upper);
 	}
 	return 0;
@@ -261,10 +266,10 @@ static int check_work(struct um_config *cfg, const struct dir_id *lower_id,
 {
 	const char *w = cfg->work;
 
-	if ((!create && same_dir(work_id, upper_id)) ||
-	    !strcmp(w, cfg->upper))
+	if ((!create && same_dir(work_id, upper_id)) || !strcmp(w, cfg->upper))
 		return fail(err, errlen,
-			    "workdir %s is the same directory as upper directory %s",
+			    "workdir %s is the same directory as upper "
+			    "directory %s",
 			    w, cfg->upper);
 	if (is_below(w, cfg->upper))
 		return fail(err, errlen,
@@ -279,24 +284,28 @@ static int check_work(struct um_config *cfg, const struct dir_id *lower_id,
 
 		if (!create && same_dir(work_id, lower_id[i]))
 			return fail(err, errlen,
-				    "workdir %s is the same directory as lower directory %s",
+				    "workdir %s is the same directory as lower "
+				    "directory %s",
 				    w, l);
 		if (is_below(w, l))
 			return fail(err, errlen,
-				    "workdir %s is inside lower directory %s", w,
-				    l);
+				    "workdir %s is inside lower directory %s",
+				    w, l);
 		if (is_below(l, w))
 			return fail(err, errlen,
-				    "lower directory %s is inside workdir %s", l,
-				    w);
+				    "lower directory %s is inside workdir %s",
+				    l, w);
 	}
 	if (work_id.dev != upper_id.dev) {
 		if (dflt)
 			return fail(err, errlen,
-				    "default workdir %s is not on the same file system as upper directory %s: give one with -o workdir=",
+				    "default workdir %s is not on the same "
+				    "file system as upper directory %s: give "
+				    "one with -o workdir=",
 				    w, cfg->upper);
 		return fail(err, errlen,
-			    "workdir %s is not on the same file system as upper directory %s",
+			    "workdir %s is not on the same file system as "
+			    "upper directory %s",
 			    w, cfg->upper);
 	}
 	return 0;
@@ -311,9 +320,10 @@ static int check_mountpoint(struct um_config *cfg, struct dir_id mnt_id,
 	/* Equal to a lower is fine (see the top of the file). */
 	for (size_t i = 0; i < cfg->nlowers; i++)
 		if (is_below(m, cfg->lowers[i]))
-			return fail(err, errlen,
-				    "mountpoint %s is inside lower directory %s",
-				    m, cfg->lowers[i]);
+			return fail(
+				err, errlen,
+				"mountpoint %s is inside lower directory %s", m,
+				cfg->lowers[i]);
 	if (!cfg->upper)
 		return 0;
 	if (same_dir(mnt_id, upper_id))
@@ -332,8 +342,8 @@ static int check_mountpoint(struct um_config *cfg, struct dir_id mnt_id,
 	return 0;
 }
 
-static int make_work(struct um_config *cfg, struct dir_id upper_id,
-		     char *err, size_t errlen)
+static int make_work(struct um_config *cfg, struct dir_id upper_id, char *err,
+		     size_t errlen)
 {
 	struct stat st;
 
@@ -349,7 +359,8 @@ static int make_work(struct um_config *cfg, struct dir_id upper_id,
 			    cfg->work);
 	if (st.st_dev != upper_id.dev)
 		return fail(err, errlen,
-			    "workdir %s is not on the same file system as upper directory %s",
+			    "workdir %s is not on the same file system as "
+			    "upper directory %s",
 			    cfg->work, cfg->upper);
 	return 0;
 }
@@ -357,7 +368,7 @@ static int make_work(struct um_config *cfg, struct dir_id upper_id,
 int um_config_check(struct um_config *cfg, char *err, size_t errlen)
 {
 	struct dir_id *lower_id;
-	struct dir_id upper_id = { 0 }, work_id = { 0 }, mnt_id;
+	struct dir_id upper_id = {0}, work_id = {0}, mnt_id;
 	bool create = false, dflt = false;
 	int ret = -1;
 
@@ -392,8 +403,8 @@ int um_config_check(struct um_config *cfg, char *err, size_t errlen)
 			       err, errlen) < 0)
 			goto out_free;
 	}
-	if (resolve_dir(&cfg->mountpoint, "mountpoint", &mnt_id, err,
-			errlen) < 0 ||
+	if (resolve_dir(&cfg->mountpoint, "mountpoint", &mnt_id, err, errlen) <
+		    0 ||
 	    check_mountpoint(cfg, mnt_id, upper_id, work_id, create, err,
 			     errlen) < 0)
 		goto out_free;

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "copyup.h"
+#include "ino.h"
 #include "inode.h"
 #include "lookup.h"
 #include "util.h"
@@ -201,8 +202,14 @@ static int build_copy(struct um_fs *fs, struct um_inode *inode, int sfd,
 	if (!r && !S_ISLNK(st->st_mode) &&
 	    fchmodat(fs->workfd, tmp, st->st_mode & 07777, 0) < 0)
 		r = -errno;
-	if (!r && !S_ISLNK(st->st_mode)) {
+	/*
+	 * Keep the inode number, except for a hard-linked lower file: its
+	 * other names stay below with that number, and two files must never
+	 * share one (the kernel without index=on does the same).
+	 */
+	if (!r && (S_ISDIR(st->st_mode) || st->st_nlink == 1)) {
 		um_origin_xattr(fs, xn);
+		/* user.* xattrs are not allowed on symlinks: best effort. */
 		if (lsetxattr(dst, xn, &inode->ino, sizeof(inode->ino), 0) < 0 &&
 		    errno != ENOTSUP && errno != EPERM)
 			r = -errno;
@@ -244,6 +251,16 @@ static int copyup_one(struct um_fs *fs, struct um_inode *inode,
 		return r;
 	}
 	um_inode_set_upper(fs, inode, fd, &nst);
+	/* Without an origin the number is the copy's own (hard links). */
+	if (!S_ISDIR(st.st_mode) && st.st_nlink > 1) {
+		inode->ino = um_ino_map(fs->upper->fsid, fs->fsid_bits,
+					nst.st_ino);
+		/* The cached attributes and the parent's listing are stale. */
+		if (fs->notify) {
+			fs->notify(fs, inode, false);
+			fs->notify(fs, parent, true);
+		}
+	}
 	return 0;
 }
 

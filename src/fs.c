@@ -128,7 +128,7 @@ static void probe_upper(struct um_fs *fs)
 static int make_root(struct um_fs *fs, char *err, size_t errlen)
 {
 	struct um_inode *root = calloc(1, sizeof(*root));
-	int top = fs->upper ? 0 : 1;
+	int top = fs->layers[0].fd >= 0 ? 0 : 1;
 	int nlowers = fs->nlayers - 1;
 	struct stat st;
 
@@ -152,12 +152,11 @@ static int make_root(struct um_fs *fs, char *err, size_t errlen)
 			.layer = i, .fd = fd,
 			.xwhiteouts = um_dir_opaque(fd, ".") == UM_XWHITEOUTS };
 	}
-	root->fd = fs->upper ? fcntl(fs->upper->fd, F_DUPFD_CLOEXEC, 0) :
-			       root->lowers[0].fd;
+	root->fd = top == 0 ? fcntl(fs->layers[0].fd, F_DUPFD_CLOEXEC, 0) :
+			      root->lowers[0].fd;
 	if (root->fd < 0 || fstat(root->fd, &st) < 0)
 		return fail(err, errlen, "root: %s", strerror(errno));
-	root->key.dev = st.st_dev;
-	root->key.ino = st.st_ino;
+	root->key = (struct um_key){ .dev = st.st_dev, .ino = st.st_ino };
 	root->ino = um_ino_map(fs->layers[top].fsid, fs->fsid_bits, st.st_ino);
 	HASH_ADD(hh, fs->table, key, sizeof(struct um_key), root);
 	return 0;
@@ -193,10 +192,12 @@ int um_fs_init(struct um_fs *fs, struct um_config *cfg, char *err,
 	if (!fs->layers)
 		return fail(err, errlen, "out of memory");
 	fs->layers[0].fd = -1;
-	if (cfg->upper && !cfg->ro) {
+	if (cfg->upper) {
 		if (open_layer(fs, 0, cfg->upper, true, err, errlen) < 0)
 			return -1;
-		fs->upper = &fs->layers[0];
+		/* With ro the upper is shown but never written. */
+		if (!cfg->ro)
+			fs->upper = &fs->layers[0];
 	}
 	for (size_t i = 0; i < cfg->nlowers; i++)
 		if (open_layer(fs, 1 + i, cfg->lowers[i], false, err, errlen) < 0)

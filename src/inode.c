@@ -41,6 +41,10 @@ struct um_inode *um_inode_get(struct um_fs *fs, struct um_lookup *lk,
 	struct um_key key = { .dev = lk->st.st_dev, .ino = lk->st.st_ino };
 	struct um_inode *inode;
 
+	if (lk->layer != 0 && !S_ISDIR(lk->st.st_mode) && lk->st.st_nlink > 1) {
+		key.parent = (uintptr_t)parent;
+		key.name = XXH3_64bits(name, strlen(name));
+	}
 	pthread_mutex_lock(&fs->table_lock);
 	HASH_FIND_KEY(fs->table, &key, inode);
 	if (inode) {
@@ -250,8 +254,7 @@ void um_inode_set_upper(struct um_fs *fs, struct um_inode *inode, int fd,
 	__atomic_store_n(&inode->layer, 0, __ATOMIC_RELEASE);
 	pthread_mutex_lock(&fs->table_lock);
 	HASH_DELETE(hh, fs->table, inode);
-	inode->key.dev = st->st_dev;
-	inode->key.ino = st->st_ino;
+	inode->key = (struct um_key){ .dev = st->st_dev, .ino = st->st_ino };
 	HASH_ADD(hh, fs->table, key, sizeof(struct um_key), inode);
 	pthread_mutex_unlock(&fs->table_lock);
 }

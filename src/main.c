@@ -144,6 +144,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "unionmount: cannot start a FUSE session\n");
 		goto out_args;
 	}
+	fs.session = se;
 	if (fuse_set_signal_handlers(se) != 0)
 		goto out_session;
 	if (fuse_session_mount(se, cfg.mountpoint) != 0) {
@@ -158,7 +159,9 @@ int main(int argc, char **argv)
 	if (!loop)
 		goto out_unmount;
 	fuse_loop_cfg_set_clone_fd(loop, 1);
-	fuse_loop_cfg_set_max_threads(loop, 64);
+	fuse_loop_cfg_set_max_threads(loop, cfg.max_threads ? cfg.max_threads : 64);
+	if (cfg.max_idle_threads)
+		fuse_loop_cfg_set_idle_threads(loop, cfg.max_idle_threads);
 	ret = fuse_session_loop_mt(se, loop) ? 1 : 0;
 	fuse_loop_cfg_destroy(loop);
 

@@ -73,10 +73,23 @@ static void reply_entry(fuse_req_t req, struct um_inode *inode, int r)
 		um_inode_unref(fs, inode, 1);
 }
 
+/*
+ * Called from copy-up inside a request on inode's child or inode itself:
+ * an attribute-only invalidation (negative offset) takes no lock the
+ * running request may hold; a directory's cached listing is only dropped
+ * for its parent, which that request does not lock.
+ */
+static void notify(struct um_fs *fs, struct um_inode *inode, bool data)
+{
+	fuse_lowlevel_notify_inval_inode(fs->session, um_nodeid(fs, inode),
+					 data ? 0 : -1, 0);
+}
+
 static void um_op_init(void *userdata, struct fuse_conn_info *conn)
 {
 	struct um_fs *fs = userdata;
 
+	fs->notify = notify;
 	if (conn->capable & FUSE_CAP_PARALLEL_DIROPS)
 		conn->want |= FUSE_CAP_PARALLEL_DIROPS;
 	if (conn->capable & FUSE_CAP_POSIX_ACL && fs->cfg->default_permissions)

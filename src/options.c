@@ -24,8 +24,8 @@
 
 #include "options.h"
 
-__attribute__((format(printf, 3, 4))) static int
-fail(char *err, size_t errlen, const char *fmt, ...)
+__attribute__((format(printf, 3, 4))) static int fail(char *err, size_t errlen,
+						      const char *fmt, ...)
 {
 	va_list ap;
 
@@ -228,16 +228,16 @@ enum opt_kind {
 	OPT_DEBUG,
 	OPT_MAX_THREADS,
 	OPT_MAX_IDLE_THREADS,
-	OPT_FUSE,	/* handed to fuse_session_new() as it is */
-	OPT_FUSE_NUM,	/* the same, the value an unsigned number */
-	OPT_IGNORE,	/* mount(8)/fstab/systemd, or no meaning here */
-	OPT_LATER,	/* fuse-overlayfs: accepted, not implemented yet */
+	OPT_FUSE,     /* handed to fuse_session_new() as it is */
+	OPT_FUSE_NUM, /* the same, the value an unsigned number */
+	OPT_IGNORE,   /* mount(8)/fstab/systemd, or no meaning here */
+	OPT_LATER,    /* fuse-overlayfs: accepted, not implemented yet */
 };
 
 enum opt_arg {
-	ARG_NONE,	/* "name" only */
-	ARG_NEEDED,	/* "name=value" only */
-	ARG_ANY,	/* either */
+	ARG_NONE,   /* "name" only */
+	ARG_NEEDED, /* "name=value" only */
+	ARG_ANY,    /* either */
 };
 
 struct opt_desc {
@@ -247,19 +247,19 @@ struct opt_desc {
 };
 
 static const struct opt_desc opt_table[] = {
-	{ "lowerdir", OPT_LOWERDIR, ARG_NEEDED },
-	{ "upperdir", OPT_UPPERDIR, ARG_NEEDED },
-	{ "workdir", OPT_WORKDIR, ARG_NEEDED },
-	{ "ro", OPT_RO, ARG_NONE },
-	{ "allow_other", OPT_ALLOW_OTHER, ARG_NONE },
-	{ "default_permissions", OPT_DEFAULT_PERMISSIONS, ARG_NONE },
-	{ "no_default_permissions", OPT_NO_DEFAULT_PERMISSIONS, ARG_NONE },
-	{ "fsname", OPT_FSNAME, ARG_NEEDED },
-	{ "whiteout", OPT_WHITEOUT, ARG_NEEDED },
-	{ "timeout", OPT_TIMEOUT, ARG_NEEDED },
-	{ "debug", OPT_DEBUG, ARG_NONE },
-	{ "max_threads", OPT_MAX_THREADS, ARG_NEEDED },
-	{ "max_idle_threads", OPT_MAX_IDLE_THREADS, ARG_NEEDED },
+	{"lowerdir", OPT_LOWERDIR, ARG_NEEDED},
+	{"upperdir", OPT_UPPERDIR, ARG_NEEDED},
+	{"workdir", OPT_WORKDIR, ARG_NEEDED},
+	{"ro", OPT_RO, ARG_NONE},
+	{"allow_other", OPT_ALLOW_OTHER, ARG_NONE},
+	{"default_permissions", OPT_DEFAULT_PERMISSIONS, ARG_NONE},
+	{"no_default_permissions", OPT_NO_DEFAULT_PERMISSIONS, ARG_NONE},
+	{"fsname", OPT_FSNAME, ARG_NEEDED},
+	{"whiteout", OPT_WHITEOUT, ARG_NEEDED},
+	{"timeout", OPT_TIMEOUT, ARG_NEEDED},
+	{"debug", OPT_DEBUG, ARG_NONE},
+	{"max_threads", OPT_MAX_THREADS, ARG_NEEDED},
+	{"max_idle_threads", OPT_MAX_IDLE_THREADS, ARG_NEEDED},
 
 	/*
 	 * What fuse_session_new() of libfuse 3.14 understands, apart from
@@ -268,20 +268,20 @@ static const struct opt_desc opt_table[] = {
 	 * ignored: dropping an asked-for nosuid or nodev would be a
 	 * security surprise.
 	 */
-	{ "allow_root", OPT_FUSE, ARG_NONE },
-	{ "auto_unmount", OPT_FUSE, ARG_NONE },
-	{ "max_read", OPT_FUSE_NUM, ARG_NEEDED },
-	{ "dev", OPT_FUSE, ARG_NONE },
-	{ "nodev", OPT_FUSE, ARG_NONE },
-	{ "suid", OPT_FUSE, ARG_NONE },
-	{ "nosuid", OPT_FUSE, ARG_NONE },
-	{ "exec", OPT_FUSE, ARG_NONE },
-	{ "noexec", OPT_FUSE, ARG_NONE },
-	{ "atime", OPT_FUSE, ARG_NONE },
-	{ "noatime", OPT_FUSE, ARG_NONE },
-	{ "sync", OPT_FUSE, ARG_NONE },
-	{ "async", OPT_FUSE, ARG_NONE },
-	{ "dirsync", OPT_FUSE, ARG_NONE },
+	{"allow_root", OPT_FUSE, ARG_NONE},
+	{"auto_unmount", OPT_FUSE, ARG_NONE},
+	{"max_read", OPT_FUSE_NUM, ARG_NEEDED},
+	{"dev", OPT_FUSE, ARG_NONE},
+	{"nodev", OPT_FUSE, ARG_NONE},
+	{"suid", OPT_FUSE, ARG_NONE},
+	{"nosuid", OPT_FUSE, ARG_NONE},
+	{"exec", OPT_FUSE, ARG_NONE},
+	{"noexec", OPT_FUSE, ARG_NONE},
+	{"atime", OPT_FUSE, ARG_NONE},
+	{"noatime", OPT_FUSE, ARG_NONE},
+	{"sync", OPT_FUSE, ARG_NONE},
+	{"async", OPT_FUSE, ARG_NONE},
+	{"dirsync", OPT_FUSE, ARG_NONE},
 
 	/*
 	 * mount(8), fstab and systemd options that reach a mount helper,
@@ -289,57 +289,57 @@ static const struct opt_desc opt_table[] = {
 	 * and is ignored, so "ro,rw" stays read-only.  clone_fd is
 	 * always on (main.c).  subtype= is always "unionmount".
 	 */
-	{ "rw", OPT_IGNORE, ARG_NONE },
-	{ "defaults", OPT_IGNORE, ARG_NONE },
-	{ "nofail", OPT_IGNORE, ARG_NONE },
-	{ "_netdev", OPT_IGNORE, ARG_NONE },
-	{ "auto", OPT_IGNORE, ARG_NONE },
-	{ "noauto", OPT_IGNORE, ARG_NONE },
-	{ "user", OPT_IGNORE, ARG_ANY },
-	{ "users", OPT_IGNORE, ARG_NONE },
-	{ "nouser", OPT_IGNORE, ARG_NONE },
-	{ "owner", OPT_IGNORE, ARG_NONE },
-	{ "group", OPT_IGNORE, ARG_NONE },
-	{ "comment", OPT_IGNORE, ARG_ANY },
-	{ "relatime", OPT_IGNORE, ARG_NONE },
-	{ "norelatime", OPT_IGNORE, ARG_NONE },
-	{ "strictatime", OPT_IGNORE, ARG_NONE },
-	{ "nostrictatime", OPT_IGNORE, ARG_NONE },
-	{ "diratime", OPT_IGNORE, ARG_NONE },
-	{ "nodiratime", OPT_IGNORE, ARG_NONE },
-	{ "lazytime", OPT_IGNORE, ARG_NONE },
-	{ "nolazytime", OPT_IGNORE, ARG_NONE },
-	{ "loop", OPT_IGNORE, ARG_ANY },
-	{ "clone_fd", OPT_IGNORE, ARG_NONE },
-	{ "subtype", OPT_IGNORE, ARG_ANY },
+	{"rw", OPT_IGNORE, ARG_NONE},
+	{"defaults", OPT_IGNORE, ARG_NONE},
+	{"nofail", OPT_IGNORE, ARG_NONE},
+	{"_netdev", OPT_IGNORE, ARG_NONE},
+	{"auto", OPT_IGNORE, ARG_NONE},
+	{"noauto", OPT_IGNORE, ARG_NONE},
+	{"user", OPT_IGNORE, ARG_ANY},
+	{"users", OPT_IGNORE, ARG_NONE},
+	{"nouser", OPT_IGNORE, ARG_NONE},
+	{"owner", OPT_IGNORE, ARG_NONE},
+	{"group", OPT_IGNORE, ARG_NONE},
+	{"comment", OPT_IGNORE, ARG_ANY},
+	{"relatime", OPT_IGNORE, ARG_NONE},
+	{"norelatime", OPT_IGNORE, ARG_NONE},
+	{"strictatime", OPT_IGNORE, ARG_NONE},
+	{"nostrictatime", OPT_IGNORE, ARG_NONE},
+	{"diratime", OPT_IGNORE, ARG_NONE},
+	{"nodiratime", OPT_IGNORE, ARG_NONE},
+	{"lazytime", OPT_IGNORE, ARG_NONE},
+	{"nolazytime", OPT_IGNORE, ARG_NONE},
+	{"loop", OPT_IGNORE, ARG_ANY},
+	{"clone_fd", OPT_IGNORE, ARG_NONE},
+	{"subtype", OPT_IGNORE, ARG_ANY},
 
 	/*
 	 * fuse-overlayfs options that container engines pass.  Accepted
 	 * without a word so their command lines work; not implemented yet.
 	 */
-	{ "uidmapping", OPT_LATER, ARG_ANY },
-	{ "gidmapping", OPT_LATER, ARG_ANY },
-	{ "squash_to_root", OPT_LATER, ARG_ANY },
-	{ "squash_to_uid", OPT_LATER, ARG_ANY },
-	{ "squash_to_gid", OPT_LATER, ARG_ANY },
-	{ "xattr_permissions", OPT_LATER, ARG_ANY },
-	{ "static_nlink", OPT_LATER, ARG_ANY },
-	{ "noacl", OPT_LATER, ARG_ANY },
-	{ "fsync", OPT_LATER, ARG_ANY },
-	{ "volatile", OPT_LATER, ARG_ANY },
-	{ "threaded", OPT_LATER, ARG_ANY },
-	{ "writeback", OPT_LATER, ARG_ANY },
-	{ "noxattrs", OPT_LATER, ARG_ANY },
-	{ "context", OPT_LATER, ARG_ANY },
-	{ "fscontext", OPT_LATER, ARG_ANY },
-	{ "defcontext", OPT_LATER, ARG_ANY },
-	{ "rootcontext", OPT_LATER, ARG_ANY },
-	{ "index", OPT_LATER, ARG_ANY },
-	{ "redirect_dir", OPT_LATER, ARG_ANY },
-	{ "metacopy", OPT_LATER, ARG_ANY },
-	{ "xino", OPT_LATER, ARG_ANY },
-	{ "userxattr", OPT_LATER, ARG_ANY },
-	{ "nfs_export", OPT_LATER, ARG_ANY },
+	{"uidmapping", OPT_LATER, ARG_ANY},
+	{"gidmapping", OPT_LATER, ARG_ANY},
+	{"squash_to_root", OPT_LATER, ARG_ANY},
+	{"squash_to_uid", OPT_LATER, ARG_ANY},
+	{"squash_to_gid", OPT_LATER, ARG_ANY},
+	{"xattr_permissions", OPT_LATER, ARG_ANY},
+	{"static_nlink", OPT_LATER, ARG_ANY},
+	{"noacl", OPT_LATER, ARG_ANY},
+	{"fsync", OPT_LATER, ARG_ANY},
+	{"volatile", OPT_LATER, ARG_ANY},
+	{"threaded", OPT_LATER, ARG_ANY},
+	{"writeback", OPT_LATER, ARG_ANY},
+	{"noxattrs", OPT_LATER, ARG_ANY},
+	{"context", OPT_LATER, ARG_ANY},
+	{"fscontext", OPT_LATER, ARG_ANY},
+	{"defcontext", OPT_LATER, ARG_ANY},
+	{"rootcontext", OPT_LATER, ARG_ANY},
+	{"index", OPT_LATER, ARG_ANY},
+	{"redirect_dir", OPT_LATER, ARG_ANY},
+	{"metacopy", OPT_LATER, ARG_ANY},
+	{"xino", OPT_LATER, ARG_ANY},
+	{"userxattr", OPT_LATER, ARG_ANY},
+	{"nfs_export", OPT_LATER, ARG_ANY},
 };
 
 static const struct opt_desc *opt_find(const char *name)
@@ -507,13 +507,15 @@ static int apply_option(struct um_config *cfg, const char *name,
 			cfg->whiteout = UM_WHITEOUT_OCI;
 		else
 			return fail(err, errlen,
-				    "bad value for whiteout=: '%s' (auto, chardev or oci)",
+				    "bad value for whiteout=: '%s' (auto, "
+				    "chardev or oci)",
 				    value);
 		return 0;
 	case OPT_TIMEOUT:
 		if (!parse_seconds(value, &cfg->timeout))
 			return fail(err, errlen,
-				    "bad value for timeout=: '%s' (seconds, a number >= 0)",
+				    "bad value for timeout=: '%s' (seconds, a "
+				    "number >= 0)",
 				    value);
 		return 0;
 	case OPT_MAX_THREADS:
@@ -564,7 +566,7 @@ int um_options_parse(struct um_config *cfg, const char *optstr, char *err,
 				    "unbalanced double quote in option list");
 		if (rc < 0)
 			return fail(err, errlen, "out of memory");
-		if (!*opt) {		/* ",," or a trailing ',' */
+		if (!*opt) { /* ",," or a trailing ',' */
 			free(opt);
 			continue;
 		}
@@ -607,8 +609,8 @@ static bool fuse_opts_has(const char *opts, const char *name)
 }
 
 /* The lower list given as an argument. */
-static int positional_lowers(struct um_config *cfg, const char *list,
-			     char *err, size_t errlen)
+static int positional_lowers(struct um_config *cfg, const char *list, char *err,
+			     size_t errlen)
 {
 	char **v = NULL;
 	size_t n = 0;
@@ -628,7 +630,8 @@ static int positional_lowers(struct um_config *cfg, const char *list,
 		um_strv_free(v);
 		if (!same)
 			return fail(err, errlen,
-				    "lower directories given both as argument and with lowerdir=, and they differ");
+				    "lower directories given both as argument "
+				    "and with lowerdir=, and they differ");
 		return 0;
 	}
 	cfg->lowers = v;
@@ -637,15 +640,16 @@ static int positional_lowers(struct um_config *cfg, const char *list,
 }
 
 /* The upper directory given as an argument: taken as it is. */
-static int positional_upper(struct um_config *cfg, const char *path,
-			    char *err, size_t errlen)
+static int positional_upper(struct um_config *cfg, const char *path, char *err,
+			    size_t errlen)
 {
 	if (!*path)
 		return fail(err, errlen, "empty upper directory");
 	if (cfg->upper) {
 		if (strcmp(cfg->upper, path))
 			return fail(err, errlen,
-				    "upper directory given both as argument (%s) and with upperdir= (%s)",
+				    "upper directory given both as argument "
+				    "(%s) and with upperdir= (%s)",
 				    path, cfg->upper);
 		return 0;
 	}
@@ -671,12 +675,14 @@ static int positionals(struct um_config *cfg, char **pos, size_t npos,
 
 	if (npos > 3)
 		return fail(err, errlen,
-			    "too many arguments (%zu, at most 3: LOWERS UPPER MOUNTPOINT)",
+			    "too many arguments (%zu, at most 3: LOWERS UPPER "
+			    "MOUNTPOINT)",
 			    npos);
 	if (npos == 0)
 		return fail(err, errlen,
-			    cfg->lowers ? "no mountpoint given" :
-					  "no lower directory and no mountpoint given (see --help)");
+			    cfg->lowers ? "no mountpoint given"
+					: "no lower directory and no "
+					  "mountpoint given (see --help)");
 	if (npos == 3) {
 		if (positional_lowers(cfg, pos[0], err, errlen) < 0 ||
 		    positional_upper(cfg, pos[1], err, errlen) < 0)
@@ -747,7 +753,8 @@ int um_cmdline_parse(struct um_config *cfg, int argc, char **argv, char *err,
 					} else {
 						if (!bad)
 							fail(err, errlen,
-							     "option -o needs an argument");
+							     "option -o needs "
+							     "an argument");
 						bad = true;
 					}
 					break;
@@ -790,7 +797,8 @@ int um_cmdline_parse(struct um_config *cfg, int argc, char **argv, char *err,
 	if (positionals(cfg, pos, npos, err, errlen) < 0)
 		goto out_free;
 	if (cfg->allow_other && fuse_opts_has(cfg->fuse_opts, "allow_root")) {
-		fail(err, errlen, "allow_other and allow_root exclude each other");
+		fail(err, errlen,
+		     "allow_other and allow_root exclude each other");
 		goto out_free;
 	}
 	ret = 0;
@@ -804,10 +812,13 @@ void um_usage(const char *prog)
 {
 	printf("Usage: %s [OPTIONS] LOWER1[:LOWER2...] UPPER MOUNTPOINT\n"
 	       "       %s [OPTIONS] LOWERS MOUNTPOINT\n"
-	       "       %s [OPTIONS] -o lowerdir=LOWERS[,upperdir=UPPER[,workdir=WORK]] MOUNTPOINT\n"
+	       "       %s [OPTIONS] -o "
+	       "lowerdir=LOWERS[,upperdir=UPPER[,workdir=WORK]] MOUNTPOINT\n"
 	       "\n"
-	       "Mount a union of directories through FUSE, with the semantics of\n"
-	       "kernel overlayfs.  LOWER1 is the topmost lower layer; without an upper\n"
+	       "Mount a union of directories through FUSE, with the semantics "
+	       "of\n"
+	       "kernel overlayfs.  LOWER1 is the topmost lower layer; without "
+	       "an upper\n"
 	       "layer the union is read-only.  The default workdir is\n"
 	       "\".BASENAME.unionmount-work\" beside UPPER.\n"
 	       "\n"
@@ -817,23 +828,32 @@ void um_usage(const char *prog)
 	       "  -h, --help          print this help and exit\n"
 	       "  -V, --version       print the version and exit\n"
 	       "  -o OPT[,OPT...]     mount options:\n"
-	       "    lowerdir=L1:L2...   lower layers, topmost first (at most %d)\n"
+	       "    lowerdir=L1:L2...   lower layers, topmost first (at most "
+	       "%d)\n"
 	       "    upperdir=DIR        upper layer, where changes go\n"
-	       "    workdir=DIR         work directory, on the upper's file system\n"
+	       "    workdir=DIR         work directory, on the upper's file "
+	       "system\n"
 	       "    ro                  read-only: changes fail with EROFS\n"
 	       "    allow_other         let other users access the mount\n"
 	       "    default_permissions kernel permission checks (default on;\n"
-	       "                        no_default_permissions turns them off)\n"
+	       "                        no_default_permissions turns them "
+	       "off)\n"
 	       "    fsname=NAME         source shown in /proc/mounts\n"
-	       "    whiteout=MODE       auto, chardev or oci: whiteout format to write\n"
-	       "    timeout=SECONDS     kernel cache time of names and attributes (1)\n"
+	       "    whiteout=MODE       auto, chardev or oci: whiteout format "
+	       "to write\n"
+	       "    timeout=SECONDS     kernel cache time of names and "
+	       "attributes (1)\n"
 	       "    max_threads=N, max_idle_threads=N  worker threads\n"
-	       "    allow_root, auto_unmount, max_read=N, nosuid, nodev, noexec, ...\n"
+	       "    allow_root, auto_unmount, max_read=N, nosuid, nodev, "
+	       "noexec, ...\n"
 	       "                        passed on to libfuse\n"
 	       "\n"
-	       "In layer lists and -o values write '\\:' for ':', '\\,' for ',' and\n"
-	       "'\\\\' for '\\'; a double-quoted -o value is not split at commas.\n"
-	       "mount(8) and systemd options (defaults, nofail, _netdev, x-*, ...) are\n"
+	       "In layer lists and -o values write '\\:' for ':', '\\,' for "
+	       "',' and\n"
+	       "'\\\\' for '\\'; a double-quoted -o value is not split at "
+	       "commas.\n"
+	       "mount(8) and systemd options (defaults, nofail, _netdev, x-*, "
+	       "...) are\n"
 	       "ignored.  Unmount with: fusermount3 -u MOUNTPOINT\n",
 	       prog, prog, prog, UM_MAX_LOWERS);
 }

@@ -170,6 +170,12 @@ int um_xattr_remove(struct um_fs *fs, struct um_inode *inode,
 		return -EOPNOTSUPP;
 	if (!fs->upper)
 		return -EROFS;
+	/* Removing what is not there changes nothing: no copy-up. */
+	if (um_inode_real(inode).layer != 0) {
+		r = um_xattr_get(fs, inode, name, NULL, 0);
+		if (r < 0)
+			return r;
+	}
 	r = um_copyup(fs, inode, 0);
 	if (r < 0)
 		return r;

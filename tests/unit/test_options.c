@@ -1,0 +1,863 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/* Unit tests of command line and -o parsing (src/options.c). */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "options.h"
+
+static int failures;
+
+#define EXPECT(cond)                                                           \
+	do {                                                                   \
+		if (!(cond)) {                                                 \
+			fprintf(stderr, "%s:%d: expected %s\n", __FILE__,      \
+				__LINE__, #cond);                              \
+			failures++;                                            \
+		}                                                              \
+	} while (0)
+
+#define EXPECT_INT(got, want)                                                  \
+	do {                                                                   \
+		long long g_ = (got), w_ = (want);                             \
+		if (g_ != w_) {                                                \
+			fprintf(stderr, "%s:%d: %s: got %lld, want %lld\n",    \
+				__FILE__, __LINE__, #got, g_, w_);             \
+			failures++;                                            \
+		}                                                              \
+	} while (0)
+
+#define EXPECT_STR(got, want)                                                  \
+	do {                                                                   \
+		const char *g_ = (got), *w_ = (want);                          \
+		if ((g_ == NULL) != (w_ == NULL) || (g_ && strcmp(g_, w_))) {  \
+			fprintf(stderr,                                        \
+				"%s:%d: %s: got \"%s\", want \"%s\"\n",        \
+				__FILE__, __LINE__, #got, g_ ? g_ : "(null)",  \
+				w_ ? w_ : "(null)");                           \
+			failures++;                                            \
+		}                                                              \
+	} while (0)
+
+/* The lowers of cfg joined with '|', for one comparison. */
+static const char *joined(const struct um_config *cfg)
+{
+	static char buf[8192];
+	size_t len = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < cfg->nlowers; i++)
+		len += (size_t)snprintf(buf + len, sizeof(buf) - len, "%s%s",
+					i ? "|" : "", cfg->lowers[i]);
+	return buf;
+}
+
+/* --- stderr capture ---------------------------------------------------- */
+
+static FILE *cap_file;
+static int cap_saved = -1;
+static char captured[8192];
+
+static void capture_begin(void)
+{
+	fflush(stderr);
+	cap_file = tmpfile();
+	if (!cap_file) {
+		perror("tmpfile");
+		exit(1);
+	}
+	cap_saved = dup(2);
+	dup2(fileno(cap_file), 2);
+}
+
+static const char *capture_end(void)
+{
+	size_t n;
+
+	fflush(stderr);
+	dup2(cap_saved, 2);
+	close(cap_saved);
+	rewind(cap_file);
+	n = fread(captured, 1, sizeof(captured) - 1, cap_file);
+	captured[n] = '\0';
+	fclose(cap_file);
+	return captured;
+}
+
+/* --- helpers ----------------------------------------------------------- */
+
+static char err[1024];
+
+/* Fresh cfg, parse one -o string; stderr is captured into `captured`. */
+static int opts(struct um_config *cfg, const char *s)
+{
+	int rc;
+
+	um_config_release(cfg);
+	um_config_init(cfg);
+	err[0] = '\0';
+	capture_begin();
+	rc = um_options_parse(cfg, s, err, sizeof(err));
+	capture_end();
+	return rc;
+}
+
+/* Fresh cfg, parse "unionmount" + the NULL terminated arguments. */
+static int cmdline(struct um_config *cfg, ...)
+{
+	char *argv[1024];
+	int argc = 0, rc;
+	va_list ap;
+
+	argv[argc++] = "unionmount";
+	va_start(ap, cfg);
+	while ((argv[argc] = va_arg(ap, char *)))
+		argc++;
+	va_end(ap);
+	um_config_release(cfg);
+	um_config_init(cfg);
+	err[0] = '\0';
+	capture_begin();
+	rc = um_cmdline_parse(cfg, argc, argv, err, sizeof(err));
+	capture_end();
+	return rc;
+}
+
+/* "/d0:/d1:...": n directories, malloc'ed. */
+static char *many_lowers(size_t n)
+{
+	char *s = malloc(n * 8 + 1);
+	size_t len = 0;
+
+	for (size_t i = 0; i < n; i++)
+		len += (size_t)sprintf(s + len, "%s/d%zu", i ? ":" : "", i);
+	return s;
+}
+
+/* --- um_layers_split ----------------------------------------------------- */
+
+static void test_layers_split(void)
+{
+	char **v = (char **)&v; /* must stay untouched on error */
+	char **orig = v;
+	size_t n = 77;
+	char *list;
+
+	EXPECT_INT(um_layers_split("", &v, &n), -EINVAL);
+	EXPECT_INT(um_layers_split(NULL, &v, &n), -EINVAL);
+	EXPECT_INT(um_layers_split(":", &v, &n), -EINVAL);
+	EXPECT_INT(um_layers_split("/a:", &v, &n), -EINVAL);
+	EXPECT_INT(um_layers_split(":/a", &v, &n), -EINVAL);
+	EXPECT_INT(um_layers_split("/a::/b", &v, &n), -EINVAL);
+	EXPECT(v == orig);
+	EXPECT_INT(n, 77);
+
+	EXPECT_INT(um_layers_split("/a", &v, &n), 0);
+	EXPECT_INT(n, 1);
+	EXPECT_STR(v[0], "/a");
+	EXPECT(v[1] == NULL);
+	um_strv_free(v);
+
+	EXPECT_INT(um_layers_split("/a:b:/c/d", &v, &n), 0);
+	EXPECT_INT(n, 3);
+	EXPECT_STR(v[0], "/a");
+	EXPECT_STR(v[1], "b");
+	EXPECT_STR(v[2], "/c/d");
+	EXPECT(v[3] == NULL);
+	um_strv_free(v);
+
+	/* Escapes: \: \, \\ are the character, others stay as they are. */
+	EXPECT_INT(um_layers_split("/a\\:b:/c\\,d:/e\\\\:/f\\g:/h\\", &v, &n),
+		   0);
+	EXPECT_INT(n, 5);
+	EXPECT_STR(v[0], "/a:b");
+	EXPECT_STR(v[1], "/c,d");
+	EXPECT_STR(v[2], "/e\\");
+	EXPECT_STR(v[3], "/f\\g");
+	EXPECT_STR(v[4], "/h\\");
+	um_strv_free(v);
+
+	/* An escaped colon alone is a name, not an empty element. */
+	EXPECT_INT(um_layers_split("\\:", &v, &n), 0);
+	EXPECT_INT(n, 1);
+	EXPECT_STR(v[0], ":");
+	um_strv_free(v);
+
+	list = many_lowers(UM_MAX_LOWERS);
+	EXPECT_INT(um_layers_split(list, &v, &n), 0);
+	EXPECT_INT(n, UM_MAX_LOWERS);
+	EXPECT_STR(v[UM_MAX_LOWERS - 1], "/d499");
+	um_strv_free(v);
+	free(list);
+
+	v = orig;
+	n = 77;
+	list = many_lowers(UM_MAX_LOWERS + 1);
+	EXPECT_INT(um_layers_split(list, &v, &n), -E2BIG);
+	EXPECT(v == orig);
+	EXPECT_INT(n, 77);
+	free(list);
+
+	um_strv_free(NULL);
+}
+
+/* --- um_options_parse ---------------------------------------------------- */
+
+static void test_defaults(void)
+{
+	struct um_config cfg;
+
+	um_config_init(&cfg);
+	EXPECT(cfg.lowers == NULL);
+	EXPECT_INT(cfg.nlowers, 0);
+	EXPECT(cfg.upper == NULL);
+	EXPECT(cfg.work == NULL);
+	EXPECT(cfg.mountpoint == NULL);
+	EXPECT(!cfg.ro);
+	EXPECT(!cfg.allow_other);
+	EXPECT(cfg.default_permissions);
+	EXPECT(!cfg.foreground);
+	EXPECT(!cfg.debug);
+	EXPECT(cfg.fsname == NULL);
+	EXPECT_INT(cfg.whiteout, UM_WHITEOUT_AUTO);
+	EXPECT(cfg.timeout == 1.0);
+	EXPECT(cfg.fuse_opts == NULL);
+	EXPECT_INT(cfg.max_threads, 0);
+	EXPECT_INT(cfg.max_idle_threads, 0);
+	um_config_release(&cfg);
+	um_config_release(&cfg); /* twice is harmless */
+}
+
+static void test_layer_options(void)
+{
+	struct um_config cfg;
+
+	um_config_init(&cfg);
+	EXPECT_INT(opts(&cfg, "lowerdir=/l1:/l2,upperdir=/u,workdir=/w"), 0);
+	EXPECT_STR(joined(&cfg), "/l1|/l2");
+	EXPECT_STR(cfg.upper, "/u");
+	EXPECT_STR(cfg.work, "/w");
+	EXPECT_STR(captured, "");
+
+	/* Escaped separators in every path option. */
+	EXPECT_INT(opts(&cfg, "lowerdir=/a\\:b:/c\\,d:/e\\\\,"
+			      "upperdir=/u\\,1\\:2,workdir=/w\\\\x\\y"),
+		   0);
+	EXPECT_STR(joined(&cfg), "/a:b|/c,d|/e\\");
+	EXPECT_STR(cfg.upper, "/u,1:2");
+	EXPECT_STR(cfg.work, "/w\\x\\y");
+
+	/* Quotes keep commas, and are removed; '\"' is a quote. */
+	EXPECT_INT(opts(&cfg, "lowerdir=\"/x,y\":/z,upperdir=\"/u,v\""), 0);
+	EXPECT_STR(joined(&cfg), "/x,y|/z");
+	EXPECT_STR(cfg.upper, "/u,v");
+	EXPECT_INT(opts(&cfg, "upperdir=/a\\\"b"), 0);
+	EXPECT_STR(cfg.upper, "/a\"b");
+
+	/* A later lowerdir= or upperdir= replaces the earlier one. */
+	EXPECT_INT(opts(&cfg, "lowerdir=/a:/b,upperdir=/u1,lowerdir=/c,"
+			      "upperdir=/u2"),
+		   0);
+	EXPECT_STR(joined(&cfg), "/c");
+	EXPECT_STR(cfg.upper, "/u2");
+
+	EXPECT_INT(opts(&cfg, "lowerdir="), -1);
+	EXPECT_STR(err, "empty lower directory list");
+	EXPECT_INT(opts(&cfg, "lowerdir=/a::/b"), -1);
+	EXPECT_STR(err, "empty element in lower directory list");
+	EXPECT_INT(opts(&cfg, "lowerdir=/a:"), -1);
+	EXPECT_STR(err, "empty element in lower directory list");
+	EXPECT_INT(opts(&cfg, "upperdir="), -1);
+	EXPECT_STR(err, "upperdir= is empty");
+	EXPECT_INT(opts(&cfg, "workdir="), -1);
+	EXPECT_STR(err, "workdir= is empty");
+	EXPECT_INT(opts(&cfg, "lowerdir"), -1);
+	EXPECT_STR(err, "option 'lowerdir' needs a value (lowerdir=...)");
+	EXPECT_INT(opts(&cfg, "upperdir"), -1);
+	EXPECT_STR(err, "option 'upperdir' needs a value (upperdir=...)");
+	um_config_release(&cfg);
+}
+
+static void test_lowerdir_limit(void)
+{
+	struct um_config cfg;
+	char *list = many_lowers(UM_MAX_LOWERS + 1);
+	char *opt;
+
+	um_config_init(&cfg);
+	if (asprintf(&opt, "lowerdir=%s", list) < 0)
+		exit(1);
+	EXPECT_INT(opts(&cfg, opt), -1);
+	EXPECT_STR(err, "too many lower directories (501, at most 500)");
+	free(opt);
+	free(list);
+
+	list = many_lowers(UM_MAX_LOWERS);
+	if (asprintf(&opt, "lowerdir=%s", list) < 0)
+		exit(1);
+	EXPECT_INT(opts(&cfg, opt), 0);
+	EXPECT_INT(cfg.nlowers, UM_MAX_LOWERS);
+	free(opt);
+	free(list);
+	um_config_release(&cfg);
+}
+
+static void test_flags(void)
+{
+	struct um_config cfg;
+
+	um_config_init(&cfg);
+	EXPECT_INT(opts(&cfg, "ro,allow_other,no_default_permissions"), 0);
+	EXPECT(cfg.ro);
+	EXPECT(cfg.allow_other);
+	EXPECT(!cfg.default_permissions);
+	EXPECT(cfg.fuse_opts == NULL);
+
+	EXPECT_INT(opts(&cfg, "no_default_permissions,default_permissions"), 0);
+	EXPECT(cfg.default_permissions);
+
+	/* rw is ignored: "ro,rw" stays read-only. */
+	EXPECT_INT(opts(&cfg, "ro,rw"), 0);
+	EXPECT(cfg.ro);
+	EXPECT_INT(opts(&cfg, "rw"), 0);
+	EXPECT(!cfg.ro);
+
+	EXPECT_INT(opts(&cfg, "debug"), 0);
+	EXPECT(cfg.debug);
+	EXPECT(cfg.foreground);
+
+	EXPECT_INT(opts(&cfg, "ro=1"), -1);
+	EXPECT_STR(err, "option 'ro' takes no value");
+	EXPECT_INT(opts(&cfg, "allow_other=yes"), -1);
+	EXPECT_STR(err, "option 'allow_other' takes no value");
+
+	/* Empty elements are nothing. */
+	EXPECT_INT(opts(&cfg, ",,ro,,"), 0);
+	EXPECT(cfg.ro);
+	EXPECT_STR(captured, "");
+	EXPECT_INT(opts(&cfg, ""), 0);
+	EXPECT_INT(opts(&cfg, ","), 0);
+	EXPECT_STR(captured, "");
+	um_config_release(&cfg);
+}
+
+static void test_fsname(void)
+{
+	struct um_config cfg;
+
+	um_config_init(&cfg);
+	EXPECT_INT(opts(&cfg, "fsname=\"my,union\",nofail"), 0);
+	EXPECT_STR(cfg.fsname, "my,union");
+	EXPECT_STR(captured, "");
+	EXPECT_INT(opts(&cfg, "fsname=my\\,union"), 0);
+	EXPECT_STR(cfg.fsname, "my,union");
+	EXPECT_INT(opts(&cfg, "fsname=\"a\"b\"c\""), 0);
+	EXPECT_STR(cfg.fsname, "abc");
+	EXPECT_INT(opts(&cfg, "fsname=\"a\\\"b\""), 0);
+	EXPECT_STR(cfg.fsname, "a\"b");
+	EXPECT_INT(opts(&cfg, "fsname=x,fsname=y"), 0);
+	EXPECT_STR(cfg.fsname, "y");
+	EXPECT_INT(opts(&cfg, "fsname="), -1);
+	EXPECT_STR(err, "fsname= is empty");
+	EXPECT_INT(opts(&cfg, "fsname=\"abc"), -1);
+	EXPECT_STR(err, "unbalanced double quote in option list");
+	EXPECT_INT(opts(&cfg, "ro,\"fsname=a,b"), -1);
+	EXPECT_STR(err, "unbalanced double quote in option list");
+	um_config_release(&cfg);
+}
+
+static void test_whiteout(void)
+{
+	struct um_config cfg;
+
+	um_config_init(&cfg);
+	EXPECT_INT(opts(&cfg, "whiteout=chardev"), 0);
+	EXPECT_INT(cfg.whiteout, UM_WHITEOUT_CHARDEV);
+	EXPECT_INT(opts(&cfg, "whiteout=oci"), 0);
+	EXPECT_INT(cfg.whiteout, UM_WHITEOUT_OCI);
+	EXPECT_INT(opts(&cfg, "whiteout=oci,whiteout=auto"), 0);
+	EXPECT_INT(cfg.whiteout, UM_WHITEOUT_AUTO);
+	EXPECT_INT(opts(&cfg, "whiteout=xattr"), -1);
+	EXPECT_STR(err,
+		   "bad value for whiteout=: 'xattr' (auto, chardev or oci)");
+	EXPECT_INT(opts(&cfg, "whiteout="), -1);
+	EXPECT_STR(err, "bad value for whiteout=: '' (auto, chardev or oci)");
+	EXPECT_INT(opts(&cfg, "whiteout=OCI"), -1);
+	EXPECT_INT(opts(&cfg, "whiteout"), -1);
+	EXPECT_STR(err, "option 'whiteout' needs a value (whiteout=...)");
+	um_config_release(&cfg);
+}
+
+static void test_timeout(void)
+{
+	static const char *const bad[] = {
+		"-1",  "abc",  "",   "1x", "inf",
+		"nan", "0x10", " 1", "+1", "1e999",
+	};
+	struct um_config cfg;
+
+	um_config_init(&cfg);
+	EXPECT_INT(opts(&cfg, "timeout=2.5"), 0);
+	EXPECT(cfg.timeout == 2.5);
+	EXPECT_INT(opts(&cfg, "timeout=0"), 0);
+	EXPECT(cfg.timeout == 0.0);
+	EXPECT_INT(opts(&cfg, "timeout=.5"), 0);
+	EXPECT(cfg.timeout == 0.5);
+	EXPECT_INT(opts(&cfg, "timeout=86400"), 0);
+	EXPECT(cfg.timeout == 86400.0);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char opt[64], want[128];
+
+		snprintf(opt, sizeof(opt), "timeout=%s", bad[i]);
+		EXPECT_INT(opts(&cfg, opt), -1);
+		snprintf(
+			want, sizeof(want),
+			"bad value for timeout=: '%s' (seconds, a number >= 0)",
+			bad[i]);
+		EXPECT_STR(err, want);
+	}
+	EXPECT(cfg.timeout == 1.0); /* fresh cfg, unchanged */
+	/* A comma cuts the value: "1,5" is timeout=1 and an option "5". */
+	EXPECT_INT(opts(&cfg, "timeout=1,5"), 0);
+	EXPECT_STR(captured,
+		   "unionmount: warning: ignoring unknown option '5'\n");
+	um_config_release(&cfg);
+}
+
+static void test_fuse_options(void)
+{
+	struct um_config cfg;
+
+	um_config_init(&cfg);
+	EXPECT_INT(opts(&cfg, "auto_unmount,max_read=131072,allow_root"), 0);
+	EXPECT_STR(cfg.fuse_opts, "auto_unmount,max_read=131072,allow_root");
+	EXPECT_STR(captured, "");
+
+	EXPECT_INT(opts(&cfg, "nosuid,nodev,noexec,noatime,dirsync,sync,"
+			      "async,suid,dev,exec,atime"),
+		   0);
+	EXPECT_STR(cfg.fuse_opts, "nosuid,nodev,noexec,noatime,dirsync,sync,"
+				  "async,suid,dev,exec,atime");
+
+	/* Spread over several -o strings, they accumulate. */
+	EXPECT_INT(opts(&cfg, "auto_unmount"), 0);
+	EXPECT_INT(um_options_parse(&cfg, "ro,max_read=4096", err, sizeof(err)),
+		   0);
+	EXPECT_STR(cfg.fuse_opts, "auto_unmount,max_read=4096");
+
+	EXPECT_INT(opts(&cfg, "max_read=abc"), -1);
+	EXPECT_STR(err, "bad value for max_read=: 'abc' (a number)");
+	EXPECT_INT(opts(&cfg, "max_read=-1"), -1);
+	EXPECT_INT(opts(&cfg, "max_read=99999999999"), -1);
+	EXPECT_INT(opts(&cfg, "max_read"), -1);
+	EXPECT_INT(opts(&cfg, "auto_unmount=1"), -1);
+	EXPECT_STR(err, "option 'auto_unmount' takes no value");
+
+	/* Thread options: ours, not for fuse_session_new(). */
+	EXPECT_INT(opts(&cfg, "max_threads=8,max_idle_threads=2,clone_fd"), 0);
+	EXPECT_INT(cfg.max_threads, 8);
+	EXPECT_INT(cfg.max_idle_threads, 2);
+	EXPECT(cfg.fuse_opts == NULL);
+	EXPECT_INT(opts(&cfg, "max_threads=0"), -1);
+	EXPECT_STR(err, "bad value for max_threads=: '0' (a number >= 1)");
+	EXPECT_INT(opts(&cfg, "max_idle_threads=x"), -1);
+	EXPECT_STR(err, "bad value for max_idle_threads=: 'x' (a number >= 1)");
+	um_config_release(&cfg);
+}
+
+static void test_ignored(void)
+{
+	static const char *const silent[] = {
+		/* mount(8), fstab, systemd */
+		"defaults",
+		"nofail",
+		"_netdev",
+		"auto",
+		"noauto",
+		"user",
+		"user=bob",
+		"users",
+		"nouser",
+		"owner",
+		"group",
+		"comment=hi",
+		"comment=\"a,b\"",
+		"x-systemd.requires=/x",
+		"x-systemd.automount",
+		"x-gvfs-show",
+		"x-",
+		"relatime",
+		"strictatime",
+		"nodiratime",
+		"diratime",
+		"lazytime",
+		"loop",
+		"rw",
+		"subtype=foo",
+		"clone_fd",
+		/* fuse-overlayfs, for later */
+		"uidmapping=0:1000:65536",
+		"gidmapping=0:1000:65536:1:2:3",
+		"squash_to_root",
+		"squash_to_uid=1000",
+		"squash_to_gid=1000",
+		"xattr_permissions=2",
+		"static_nlink",
+		"noacl",
+		"fsync=0",
+		"volatile",
+		"threaded=1",
+		"writeback=0",
+		"noxattrs",
+		"noxattrs=1",
+		"context=\"system_u:object_r:tmp_t:s0\"",
+		"fscontext=x",
+		"defcontext=x",
+		"rootcontext=x",
+		"index=off",
+		"redirect_dir=on",
+		"metacopy=off",
+		"xino=auto",
+		"userxattr",
+		"nfs_export=off",
+	};
+	struct um_config cfg, dflt;
+
+	um_config_init(&cfg);
+	um_config_init(&dflt);
+	for (size_t i = 0; i < sizeof(silent) / sizeof(silent[0]); i++) {
+		int rc = opts(&cfg, silent[i]);
+
+		if (rc || captured[0] || cfg.fuse_opts || cfg.ro ||
+		    cfg.lowers || cfg.upper || cfg.fsname ||
+		    cfg.timeout != dflt.timeout)
+			fprintf(stderr, "  (with option %s: err \"%s\")\n",
+				silent[i], err);
+		EXPECT_INT(rc, 0);
+		EXPECT_STR(captured, "");
+		EXPECT(cfg.fuse_opts == NULL);
+		EXPECT(!cfg.ro);
+		EXPECT(cfg.lowers == NULL);
+		EXPECT(cfg.upper == NULL);
+		EXPECT(cfg.fsname == NULL);
+	}
+	/* All at once, among real ones. */
+	EXPECT_INT(opts(&cfg,
+			"defaults,nofail,ro,x-systemd.requires=/x,_netdev,"
+			"comment=hello,auto,noauto,user,users,"
+			"squash_to_root,uidmapping=0:1:2"),
+		   0);
+	EXPECT(cfg.ro);
+	EXPECT_STR(captured, "");
+	um_config_release(&cfg);
+}
+
+static void test_unknown(void)
+{
+	struct um_config cfg;
+
+	um_config_init(&cfg);
+	EXPECT_INT(opts(&cfg, "bogus_xyzzy_option"), 0);
+	EXPECT_STR(captured, "unionmount: warning: ignoring unknown option "
+			     "'bogus_xyzzy_option'\n");
+	/* Named without its value; parsing goes on after it. */
+	EXPECT_INT(opts(&cfg, "bogus=1,ro,other=\"a,b\""), 0);
+	EXPECT_STR(captured,
+		   "unionmount: warning: ignoring unknown option 'bogus'\n"
+		   "unionmount: warning: ignoring unknown option 'other'\n");
+	EXPECT(cfg.ro);
+	/* Case matters, as in mount(8). */
+	EXPECT_INT(opts(&cfg, "RO"), 0);
+	EXPECT_STR(captured,
+		   "unionmount: warning: ignoring unknown option 'RO'\n");
+	EXPECT(!cfg.ro);
+	/* A control character cannot break the line. */
+	EXPECT_INT(opts(&cfg, "a\nb"), 0);
+	EXPECT_STR(captured,
+		   "unionmount: warning: ignoring unknown option 'a?b'\n");
+	/* Options libfuse 3.14 would refuse are not passed to it. */
+	EXPECT_INT(opts(&cfg, "kernel_cache,max_write=4096"), 0);
+	EXPECT(cfg.fuse_opts == NULL);
+	um_config_release(&cfg);
+}
+
+/* --- um_cmdline_parse ---------------------------------------------------- */
+
+static void test_cmdline_forms(void)
+{
+	struct um_config cfg;
+
+	um_config_init(&cfg);
+	/* LOWERS UPPER MOUNTPOINT */
+	EXPECT_INT(cmdline(&cfg, "/l1:/l2", "/u", "/m", NULL), 0);
+	EXPECT_STR(joined(&cfg), "/l1|/l2");
+	EXPECT_STR(cfg.upper, "/u");
+	EXPECT(cfg.work == NULL);
+	EXPECT_STR(cfg.mountpoint, "/m");
+	EXPECT(!cfg.foreground && !cfg.debug && !cfg.show_help);
+
+	/* LOWERS MOUNTPOINT: read-only */
+	EXPECT_INT(cmdline(&cfg, "/l1", "/m", NULL), 0);
+	EXPECT_STR(joined(&cfg), "/l1");
+	EXPECT(cfg.upper == NULL);
+	EXPECT_STR(cfg.mountpoint, "/m");
+
+	/* LOWERS MOUNTPOINT with upperdir= */
+	EXPECT_INT(cmdline(&cfg, "-o", "upperdir=/u,workdir=/w", "/l1", "/m",
+			   NULL),
+		   0);
+	EXPECT_STR(joined(&cfg), "/l1");
+	EXPECT_STR(cfg.upper, "/u");
+	EXPECT_STR(cfg.work, "/w");
+	EXPECT_STR(cfg.mountpoint, "/m");
+
+	/* MOUNTPOINT, all layers from -o */
+	EXPECT_INT(cmdline(&cfg, "-o",
+			   "lowerdir=/l1:/l2,upperdir=/u,workdir=/w", "/m",
+			   NULL),
+		   0);
+	EXPECT_STR(joined(&cfg), "/l1|/l2");
+	EXPECT_STR(cfg.upper, "/u");
+	EXPECT_STR(cfg.work, "/w");
+	EXPECT_STR(cfg.mountpoint, "/m");
+
+	/* fstab through mount.fuse3: SOURCE MOUNTPOINT -o OPTIONS */
+	EXPECT_INT(cmdline(&cfg, "/l1:/l2", "/m", "-o",
+			   "rw,upperdir=/u,nofail,x-systemd.requires=/u", NULL),
+		   0);
+	EXPECT_STR(joined(&cfg), "/l1|/l2");
+	EXPECT_STR(cfg.upper, "/u");
+	EXPECT_STR(cfg.mountpoint, "/m");
+	EXPECT_STR(captured, "");
+	/* ... with lowerdir= in the options SOURCE is only a device name */
+	EXPECT_INT(cmdline(&cfg, "none", "/m", "-o", "lowerdir=/l1,upperdir=/u",
+			   NULL),
+		   0);
+	EXPECT_STR(joined(&cfg), "/l1");
+	EXPECT_STR(cfg.upper, "/u");
+	EXPECT_STR(cfg.mountpoint, "/m");
+
+	/* Escapes in the positional lower list; UPPER, MOUNTPOINT raw. */
+	EXPECT_INT(cmdline(&cfg, "/we\\:ird\\,name:/plain", "/u\\:x", "/m\\,y",
+			   NULL),
+		   0);
+	EXPECT_STR(joined(&cfg), "/we:ird,name|/plain");
+	EXPECT_STR(cfg.upper, "/u\\:x");
+	EXPECT_STR(cfg.mountpoint, "/m\\,y");
+	um_config_release(&cfg);
+}
+
+static void test_cmdline_option_places(void)
+{
+	struct um_config cfg;
+
+	um_config_init(&cfg);
+	EXPECT_INT(cmdline(&cfg, "-o", "ro", "/l", "/u", "/m", NULL), 0);
+	EXPECT(cfg.ro);
+	EXPECT_STR(cfg.mountpoint, "/m");
+	EXPECT_INT(cmdline(&cfg, "/l", "-o", "ro", "/u", "/m", NULL), 0);
+	EXPECT(cfg.ro);
+	EXPECT_STR(cfg.upper, "/u");
+	EXPECT_INT(cmdline(&cfg, "/l", "/u", "/m", "-oro", NULL), 0);
+	EXPECT(cfg.ro);
+	EXPECT_STR(cfg.mountpoint, "/m");
+	/* Several -o, applied in order. */
+	EXPECT_INT(cmdline(&cfg, "-o", "ro", "/l", "-o", "allow_other", "/m",
+			   "-ofsname=a", "-o", "fsname=b", NULL),
+		   0);
+	EXPECT(cfg.ro && cfg.allow_other);
+	EXPECT_STR(cfg.fsname, "b");
+	EXPECT_STR(cfg.mountpoint, "/m");
+
+	EXPECT_INT(cmdline(&cfg, "-f", "/l", "/m", NULL), 0);
+	EXPECT(cfg.foreground && !cfg.debug);
+	EXPECT_INT(cmdline(&cfg, "/l", "/m", "-d", NULL), 0);
+	EXPECT(cfg.foreground && cfg.debug);
+	/* Clusters: -fd, -fo X, -foX */
+	EXPECT_INT(cmdline(&cfg, "-fd", "/l", "/m", NULL), 0);
+	EXPECT(cfg.foreground && cfg.debug);
+	EXPECT_INT(cmdline(&cfg, "-fo", "ro", "/l", "/m", NULL), 0);
+	EXPECT(cfg.foreground && cfg.ro);
+	EXPECT_INT(cmdline(&cfg, "-foro", "/l", "/m", NULL), 0);
+	EXPECT(cfg.foreground && cfg.ro);
+	/* -o takes the next argument whatever it looks like. */
+	EXPECT_INT(cmdline(&cfg, "-o", "-f", "/l", "/m", NULL), 0);
+	EXPECT(!cfg.foreground);
+	EXPECT_STR(captured,
+		   "unionmount: warning: ignoring unknown option '-f'\n");
+
+	/* "--" ends the options; "-" is an argument. */
+	EXPECT_INT(cmdline(&cfg, "-f", "--", "-l", "-o", "-m", NULL), 0);
+	EXPECT_STR(joined(&cfg), "-l");
+	EXPECT_STR(cfg.upper, "-o");
+	EXPECT_STR(cfg.mountpoint, "-m");
+	EXPECT_INT(cmdline(&cfg, "/l", "-", NULL), 0);
+	EXPECT_STR(cfg.mountpoint, "-");
+
+	/* Unknown -o options warn once and do not stop the mount. */
+	EXPECT_INT(cmdline(&cfg, "-o", "bogus_xyzzy_option", "/l", "/u", "/m",
+			   NULL),
+		   0);
+	EXPECT_STR(captured, "unionmount: warning: ignoring unknown option "
+			     "'bogus_xyzzy_option'\n");
+	um_config_release(&cfg);
+}
+
+static void test_cmdline_help_version(void)
+{
+	struct um_config cfg;
+
+	um_config_init(&cfg);
+	EXPECT_INT(cmdline(&cfg, "-h", NULL), 0);
+	EXPECT(cfg.show_help);
+	EXPECT_INT(cmdline(&cfg, "--help", NULL), 0);
+	EXPECT(cfg.show_help);
+	EXPECT_INT(cmdline(&cfg, "-V", NULL), 0);
+	EXPECT(cfg.show_version && !cfg.show_help);
+	EXPECT_INT(cmdline(&cfg, "--version", NULL), 0);
+	EXPECT(cfg.show_version);
+	/* Help wins over any error elsewhere on the line. */
+	EXPECT_INT(cmdline(&cfg, "--bogus", "-h", "a", "b", "c", "d", NULL), 0);
+	EXPECT(cfg.show_help);
+	EXPECT_INT(cmdline(&cfg, "-o", "whiteout=bad", "-V", NULL), 0);
+	EXPECT(cfg.show_version);
+	EXPECT_INT(cmdline(&cfg, "/l", "/m", "-fh", NULL), 0);
+	EXPECT(cfg.show_help);
+	um_config_release(&cfg);
+}
+
+static void test_cmdline_errors(void)
+{
+	struct um_config cfg;
+	char *list;
+
+	um_config_init(&cfg);
+	EXPECT_INT(cmdline(&cfg, NULL), -1);
+	EXPECT_STR(err,
+		   "no lower directory and no mountpoint given (see --help)");
+	EXPECT_INT(cmdline(&cfg, "-o", "lowerdir=/l", NULL), -1);
+	EXPECT_STR(err, "no mountpoint given");
+	EXPECT_INT(cmdline(&cfg, "/m", NULL), -1);
+	EXPECT_STR(err, "no lower directory given");
+	EXPECT_INT(cmdline(&cfg, "-o", "upperdir=/u", "/m", NULL), -1);
+	EXPECT_STR(err, "no lower directory given");
+	EXPECT_INT(cmdline(&cfg, "/a", "/b", "/c", "/d", NULL), -1);
+	EXPECT_STR(
+		err,
+		"too many arguments (4, at most 3: LOWERS UPPER MOUNTPOINT)");
+	EXPECT_INT(cmdline(&cfg, "-x", "/l", "/m", NULL), -1);
+	EXPECT_STR(err, "unknown option '-x'");
+	EXPECT_INT(cmdline(&cfg, "-fz", "/l", "/m", NULL), -1);
+	EXPECT_STR(err, "unknown option '-z'");
+	EXPECT_INT(cmdline(&cfg, "/l", "/m", "--bogus", NULL), -1);
+	EXPECT_STR(err, "unknown option '--bogus'");
+	EXPECT_INT(cmdline(&cfg, "/l", "/m", "-o", NULL), -1);
+	EXPECT_STR(err, "option -o needs an argument");
+	EXPECT_INT(cmdline(&cfg, "-o", "whiteout=bad", "/l", "/m", NULL), -1);
+	EXPECT_STR(err,
+		   "bad value for whiteout=: 'bad' (auto, chardev or oci)");
+
+	EXPECT_INT(cmdline(&cfg, "", "/u", "/m", NULL), -1);
+	EXPECT_STR(err, "empty lower directory list");
+	EXPECT_INT(cmdline(&cfg, "/l1::/l1", "/u", "/m", NULL), -1);
+	EXPECT_STR(err, "empty element in lower directory list");
+	EXPECT_INT(cmdline(&cfg, "/l", "", "/m", NULL), -1);
+	EXPECT_STR(err, "empty upper directory");
+	EXPECT_INT(cmdline(&cfg, "/l", "/u", "", NULL), -1);
+	EXPECT_STR(err, "empty mountpoint");
+	EXPECT_INT(cmdline(&cfg, "-o", "lowerdir=,upperdir=/u", "/m", NULL),
+		   -1);
+	EXPECT_STR(err, "empty lower directory list");
+
+	/* Lowers and upper given twice: fine if equal, refused if not. */
+	EXPECT_INT(cmdline(&cfg, "-o", "lowerdir=/a:/b,upperdir=/u", "/a:/b",
+			   "/u", "/m", NULL),
+		   0);
+	EXPECT_STR(joined(&cfg), "/a|/b");
+	EXPECT_INT(cmdline(&cfg, "-o", "lowerdir=/a:/b", "/a:/c", "/u", "/m",
+			   NULL),
+		   -1);
+	EXPECT_STR(err, "lower directories given both as argument and with "
+			"lowerdir=, and they differ");
+	EXPECT_INT(cmdline(&cfg, "-o", "upperdir=/u1", "/l", "/u2", "/m", NULL),
+		   -1);
+	EXPECT_STR(err, "upper directory given both as argument (/u2) and "
+			"with upperdir= (/u1)");
+
+	EXPECT_INT(
+		cmdline(&cfg, "-o", "allow_other,allow_root", "/l", "/m", NULL),
+		-1);
+	EXPECT_STR(err, "allow_other and allow_root exclude each other");
+	EXPECT_INT(cmdline(&cfg, "-o", "auto_unmount,allow_root", "/l", "/m",
+			   "-o", "allow_other", NULL),
+		   -1);
+	EXPECT_STR(err, "allow_other and allow_root exclude each other");
+	EXPECT_INT(cmdline(&cfg, "-o", "allow_root", "/l", "/m", NULL), 0);
+	EXPECT_STR(cfg.fuse_opts, "allow_root");
+
+	/* 500 lowers are fine, 501 are not, in either place. */
+	list = many_lowers(UM_MAX_LOWERS);
+	EXPECT_INT(cmdline(&cfg, list, "/u", "/m", NULL), 0);
+	EXPECT_INT(cfg.nlowers, UM_MAX_LOWERS);
+	free(list);
+	list = many_lowers(UM_MAX_LOWERS + 1);
+	EXPECT_INT(cmdline(&cfg, list, "/u", "/m", NULL), -1);
+	EXPECT_STR(err, "too many lower directories (501, at most 500)");
+	free(list);
+	um_config_release(&cfg);
+}
+
+static void test_usage(void)
+{
+	char buf[8192];
+	FILE *f = tmpfile();
+	int saved;
+	size_t n;
+
+	if (!f)
+		exit(1);
+	fflush(stdout);
+	saved = dup(1);
+	dup2(fileno(f), 1);
+	um_usage("unionmount");
+	fflush(stdout);
+	dup2(saved, 1);
+	close(saved);
+	rewind(f);
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	buf[n] = '\0';
+	fclose(f);
+	EXPECT(strstr(buf, "Usage: unionmount [OPTIONS] LOWER1") == buf);
+	EXPECT(strstr(buf, "lowerdir=") != NULL);
+	EXPECT(strstr(buf, "whiteout=") != NULL);
+	EXPECT(strstr(buf, "--version") != NULL);
+}
+
+int main(void)
+{
+	test_layers_split();
+	test_defaults();
+	test_layer_options();
+	test_lowerdir_limit();
+	test_flags();
+	test_fsname();
+	test_whiteout();
+	test_timeout();
+	test_fuse_options();
+	test_ignored();
+	test_unknown();
+	test_cmdline_forms();
+	test_cmdline_option_places();
+	test_cmdline_help_version();
+	test_cmdline_errors();
+	test_usage();
+	if (failures) {
+		fprintf(stderr, "%d failure(s)\n", failures);
+		return 1;
+	}
+	printf("options: all tests passed\n");
+	return 0;
+}
