@@ -33,7 +33,7 @@ struct um_config {
 	bool show_version;	/* -V/--version */
 	char *fsname;		/* fsname= or NULL */
 	enum um_whiteout_mode whiteout;
-	double timeout;		/* timeout= seconds for entry/attr cache, default 1.0 */
+	double timeout;		/* timeout= seconds for entry/attr cache, default 86400 */
 	/*
 	 * Options handed to libfuse unchanged (generic ones such as
 	 * max_read=, auto_unmount, ...), comma separated, already escaped
@@ -46,8 +46,16 @@ struct um_config {
 	 * fuse_session_new() (which rejects them), so they cannot go into
 	 * fuse_opts.  0: not given, use the built-in default.
 	 */
+	bool writeback;		/* writeback=1: kernel writeback cache */
+	bool no_fsync;		/* fsync=0: copy-ups are not synced */
 	unsigned int max_threads;
 	unsigned int max_idle_threads;
+	/*
+	 * max_read=, 0: not given.  It is also in fuse_opts, and libfuse
+	 * refuses the session unless init() sets conn->max_read to the same
+	 * value.
+	 */
+	unsigned int max_read;
 };
 
 /* Zero the struct and set the defaults (default_permissions on, timeout 1). */

@@ -101,6 +101,8 @@ struct um_fs {
 	enum um_whiteout_mode whiteout;
 	double timeout;
 	bool fsync;		/* fsync copy-ups before they become visible */
+	bool writeback;		/* the kernel caches writes (it may read
+				 * pages of a file opened write-only) */
 	atomic_ulong tmpseq;	/* names of temporary files in workdir */
 
 	pthread_mutex_t table_lock;

@@ -155,7 +155,7 @@ static int build_copy(struct um_fs *fs, struct um_inode *inode, int sfd,
 				r = copy_data(in, out, st->st_size);
 		}
 		/* An fsync'ed copy is durable before it becomes visible. */
-		if (!r && fs->fsync && fsync(out) < 0)
+		if (!r && fs->fsync && fdatasync(out) < 0)
 			r = -errno;
 		break;
 	}

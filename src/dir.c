@@ -18,6 +18,7 @@
 
 #include "copyup.h"
 #include "dir.h"
+#include "ino.h"
 #include "inode.h"
 #include "readdir.h"
 #include "util.h"
@@ -72,6 +73,9 @@ static int make_object(struct um_fs *fs, int dfd, const char *name,
 			int flags = how->open_flags &
 				~(O_CREAT | O_EXCL | O_TRUNC | O_APPEND |
 				  O_DIRECT | O_NOFOLLOW);
+			/* The writeback cache may read a write-only file. */
+			if (fs->writeback && (flags & O_ACCMODE) == O_WRONLY)
+				flags = (flags & ~O_ACCMODE) | O_RDWR;
 			fd = openat(dfd, name, flags | O_CREAT | O_EXCL |
 				    O_NOFOLLOW | O_CLOEXEC, how->mode & 07777);
 			if (fd < 0)
@@ -84,7 +88,8 @@ static int make_object(struct um_fs *fs, int dfd, const char *name,
 			return -errno;
 		break;
 	}
-	if (fs->can_chown &&
+	/* We made it: it is ours already unless someone else asked. */
+	if (fs->can_chown && (cred->uid != geteuid() || gid != getegid()) &&
 	    fchownat(dfd, name, cred->uid, gid, AT_SYMLINK_NOFOLLOW) < 0) {
 		int err = -errno;
 		if (fd > 0)
@@ -98,12 +103,38 @@ static int make_object(struct um_fs *fs, int dfd, const char *name,
 	return fd;
 }
 
+/*
+ * The inode of an object just made in the upper: it has no lower parts
+ * (a name absent below, or hidden by a whiteout that now makes it
+ * opaque) and no origin, so no lookup through the layers is needed.
+ */
+static int new_inode(struct um_fs *fs, struct um_inode *dir, int udfd,
+		     const char *name, struct um_inode **out)
+{
+	struct um_lookup lk = { .layer = 0, .fd = -1 };
+
+	if (fstatat(udfd, name, &lk.st, AT_SYMLINK_NOFOLLOW) < 0)
+		return -errno;
+	if (S_ISDIR(lk.st.st_mode)) {
+		lk.fd = openat(udfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+		if (lk.fd < 0)
+			return -errno;
+		if (asprintf(&lk.lowerpath, "%s%s%s", dir->lowerpath,
+			     *dir->lowerpath ? "/" : "", name) < 0) {
+			close(lk.fd);
+			return -ENOMEM;
+		}
+	}
+	lk.ino = um_ino_map(fs->upper->fsid, fs->fsid_bits, lk.st.st_ino);
+	*out = um_inode_get(fs, &lk, dir, name);
+	return *out ? 0 : -ENOMEM;
+}
+
 int um_dir_create(struct um_fs *fs, struct um_inode *dir, const char *name,
 		  struct um_new *how, const struct um_cred *cred,
 		  struct um_inode **out)
 {
 	bool isdir = S_ISDIR(how->mode) && !how->link;
-	struct um_lookup lk;
 	struct stat pst;
 	gid_t gid = cred->gid;
 	char tmp[64];
@@ -118,13 +149,10 @@ int um_dir_create(struct um_fs *fs, struct um_inode *dir, const char *name,
 		return -EPERM;
 	if (!fs->upper)
 		return -EROFS;
-	r = um_lookup_name(fs, dir, name, &lk);
-	if (r == 0) {
-		um_lookup_release(&lk);
-		return -EEXIST;
-	}
-	if (r != -ENOENT)
-		return r;
+	/*
+	 * No lookup for EEXIST: the kernel asks only for names its own
+	 * lookup found absent, and an upper object fails the create itself.
+	 */
 	/* A new name for a lower file: the link is made to its copy. */
 	if (how->link && (r = um_copyup(fs, how->link, 0)) < 0)
 		return r;
@@ -172,7 +200,8 @@ int um_dir_create(struct um_fs *fs, struct um_inode *dir, const char *name,
 	if (fd > 0)
 		how->fd = fd;
 
-	r = um_lookup_inode(fs, dir, name, out);
+	r = how->link ? um_lookup_inode(fs, dir, name, out) :
+			new_inode(fs, dir, udfd, name, out);
 	if (r < 0 && how->fd >= 0) {
 		close(how->fd);
 		how->fd = -1;

@@ -15,6 +15,14 @@
 #include "inode.h"
 #include "util.h"
 
+static int real_flags(struct um_fs *fs, int flags)
+{
+	/* With the writeback cache the kernel reads to fill partial pages. */
+	if (fs->writeback && (flags & O_ACCMODE) == O_WRONLY)
+		flags = (flags & ~O_ACCMODE) | O_RDWR;
+	return um_file_flags(flags);
+}
+
 int um_file_flags(int flags)
 {
 	/*
@@ -57,7 +65,9 @@ int um_file_open(struct um_fs *fs, struct um_inode *inode, int flags,
 	if (pfd < 0)
 		return pfd;
 	/* O_TRUNC is kept here: the kernel expects open to truncate. */
-	fd = um_reopen(pfd, um_file_flags(flags) | (flags & O_TRUNC));
+	fd = um_reopen(pfd, real_flags(fs, flags) | (flags & O_TRUNC));
+	if (fd < 0 && errno == EACCES && fs->writeback)
+		fd = um_reopen(pfd, um_file_flags(flags) | (flags & O_TRUNC));
 	r = fd < 0 ? -errno : 0;
 	close(pfd);
 	if (r < 0)

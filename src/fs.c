@@ -180,7 +180,7 @@ int um_fs_init(struct um_fs *fs, struct um_config *cfg, char *err,
 	fs->workfd = -1;
 	fs->timeout = cfg->timeout;
 	fs->whiteout = cfg->whiteout;
-	fs->fsync = true;
+	fs->fsync = !cfg->no_fsync;
 	fs->xattr_ns = "user.";
 	pthread_mutex_init(&fs->table_lock, NULL);
 	raise_fd_limit();

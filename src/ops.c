@@ -94,8 +94,17 @@ static void um_op_init(void *userdata, struct fuse_conn_info *conn)
 		conn->want |= FUSE_CAP_PARALLEL_DIROPS;
 	if (conn->capable & FUSE_CAP_POSIX_ACL && fs->cfg->default_permissions)
 		conn->want |= FUSE_CAP_POSIX_ACL;
-	if (conn->capable & FUSE_CAP_SPLICE_WRITE)
-		conn->want |= FUSE_CAP_SPLICE_WRITE | FUSE_CAP_SPLICE_MOVE;
+	/*
+	 * writeback=1: writes gather in the kernel's page cache, as on a
+	 * local file system.  Off by default: SEEK_DATA/SEEK_HOLE and
+	 * copy_file_range then miss data the kernel has not sent yet.
+	 */
+	if (fs->cfg->max_read)
+		conn->max_read = fs->cfg->max_read;
+	if (fs->cfg->writeback && (conn->capable & FUSE_CAP_WRITEBACK_CACHE)) {
+		conn->want |= FUSE_CAP_WRITEBACK_CACHE;
+		fs->writeback = true;
+	}
 	/* Our locks would only be local ones: let the kernel do them. */
 	conn->want &= ~(FUSE_CAP_POSIX_LOCKS | FUSE_CAP_FLOCK_LOCKS);
 }

@@ -46,7 +46,7 @@ void um_config_init(struct um_config *cfg)
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->default_permissions = true;
 	cfg->whiteout = UM_WHITEOUT_AUTO;
-	cfg->timeout = 1.0;
+	cfg->timeout = 86400.0;
 }
 
 void um_strv_free(char **v)
@@ -228,6 +228,8 @@ enum opt_kind {
 	OPT_DEBUG,
 	OPT_MAX_THREADS,
 	OPT_MAX_IDLE_THREADS,
+	OPT_WRITEBACK,
+	OPT_FSYNC,
 	OPT_FUSE,     /* handed to fuse_session_new() as it is */
 	OPT_FUSE_NUM, /* the same, the value an unsigned number */
 	OPT_IGNORE,   /* mount(8)/fstab/systemd, or no meaning here */
@@ -325,10 +327,10 @@ static const struct opt_desc opt_table[] = {
 	{"xattr_permissions", OPT_LATER, ARG_ANY},
 	{"static_nlink", OPT_LATER, ARG_ANY},
 	{"noacl", OPT_LATER, ARG_ANY},
-	{"fsync", OPT_LATER, ARG_ANY},
+	{"fsync", OPT_FSYNC, ARG_ANY},
 	{"volatile", OPT_LATER, ARG_ANY},
 	{"threaded", OPT_LATER, ARG_ANY},
-	{"writeback", OPT_LATER, ARG_ANY},
+	{"writeback", OPT_WRITEBACK, ARG_ANY},
 	{"noxattrs", OPT_LATER, ARG_ANY},
 	{"context", OPT_LATER, ARG_ANY},
 	{"fscontext", OPT_LATER, ARG_ANY},
@@ -474,6 +476,7 @@ static int apply_option(struct um_config *cfg, const char *name,
 		um_strv_free(cfg->lowers);
 		cfg->lowers = v;
 		cfg->nlowers = n;
+		cfg->lowers_from_opts = true;
 		return 0;
 	}
 	case OPT_UPPERDIR:
@@ -534,6 +537,8 @@ static int apply_option(struct um_config *cfg, const char *name,
 			return fail(err, errlen,
 				    "bad value for %s=: '%s' (a number)", name,
 				    value);
+		if (!strcmp(name, "max_read"))
+			cfg->max_read = num;
 		/* fall through */
 	case OPT_FUSE:
 		s = value ? unescape(value) : NULL;
@@ -543,6 +548,18 @@ static int apply_option(struct um_config *cfg, const char *name,
 			return fail(err, errlen, "out of memory");
 		}
 		free(s);
+		return 0;
+	case OPT_WRITEBACK:
+	case OPT_FSYNC:
+		/* "name" alone means 1, as in fuse-overlayfs */
+		if (value && (!parse_uint(value, &num) || num > 1))
+			return fail(err, errlen,
+				    "bad value for %s=: '%s' (0 or 1)", name,
+				    value);
+		if (d->kind == OPT_WRITEBACK)
+			cfg->writeback = value ? num : 1;
+		else
+			cfg->no_fsync = value ? !num : 0;
 		return 0;
 	case OPT_IGNORE:
 	case OPT_LATER:
@@ -619,7 +636,7 @@ static int positional_lowers(struct um_config *cfg, const char *list, char *err,
 	rc = um_layers_split(list, &v, &n);
 	if (rc < 0)
 		return layers_error(rc, list, err, errlen);
-	if (cfg->lowers) {
+	if (cfg->lowers_from_opts) {
 		/*
 		 * Both an argument and lowerdir=: fine if they agree, an
 		 * error if not.  Silently preferring one would mount
@@ -687,7 +704,7 @@ static int positionals(struct um_config *cfg, char **pos, size_t npos,
 		if (positional_lowers(cfg, pos[0], err, errlen) < 0 ||
 		    positional_upper(cfg, pos[1], err, errlen) < 0)
 			return -1;
-	} else if (npos == 2 && !cfg->lowers) {
+	} else if (npos == 2 && !cfg->lowers_from_opts) {
 		if (positional_lowers(cfg, pos[0], err, errlen) < 0)
 			return -1;
 	}
