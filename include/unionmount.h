@@ -42,6 +42,15 @@ struct um_realdir {
 	int layer;
 	int fd;			/* O_PATH|O_DIRECTORY */
 	bool xwhiteouts;	/* overlay.opaque="x": may hold xattr whiteouts */
+	int oci;		/* UM_OCI_*: does it hold ".wh." names?  Lower
+				 * layers never change, so it is learnt once;
+				 * atomic */
+};
+
+enum {
+	UM_OCI_UNKNOWN = 0,
+	UM_OCI_NONE,
+	UM_OCI_SOME,
 };
 
 /*

@@ -5,6 +5,7 @@
  * is opaque.  Every access is relative to a directory fd we hold, with
  * O_NOFOLLOW, so a symlink in a layer is never followed by the daemon.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -82,13 +83,41 @@ static int add_lower(struct walk *w, int layer, int fd, bool xwh)
 	return 0;
 }
 
+/* Read a lower directory once to learn whether it holds OCI markers. */
+static bool realdir_has_oci(struct um_realdir *rd)
+{
+	int state = __atomic_load_n(&rd->oci, __ATOMIC_RELAXED);
+	struct dirent *de;
+	DIR *dp;
+	int fd;
+
+	if (state != UM_OCI_UNKNOWN)
+		return state == UM_OCI_SOME;
+	fd = um_reopen(rd->fd, O_RDONLY | O_DIRECTORY);
+	dp = fd < 0 ? NULL : fdopendir(fd);
+	if (!dp) {
+		if (fd >= 0)
+			close(fd);
+		return true;	/* cannot tell: look every time */
+	}
+	state = UM_OCI_NONE;
+	while ((de = readdir(dp)))
+		if (!strncmp(de->d_name, UM_OCI_PREFIX, 4)) {
+			state = UM_OCI_SOME;
+			break;
+		}
+	closedir(dp);
+	__atomic_store_n(&rd->oci, state, __ATOMIC_RELAXED);
+	return state == UM_OCI_SOME;
+}
+
 /*
  * Look at name in one layer's directory dfd.  Fills w->lk for the first
  * object found, collects directories below it, sets w->stop when nothing
  * further down can show.
  */
 static int probe(struct um_fs *fs, struct walk *w, int layer, int dfd,
-		 const char *name, bool xwh)
+		 struct um_realdir *rd, const char *name, bool xwh)
 {
 	struct um_lookup *lk = w->lk;
 	struct stat st;
@@ -98,7 +127,9 @@ static int probe(struct um_fs *fs, struct walk *w, int layer, int dfd,
 	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
 		if (errno != ENOENT && errno != ENOTDIR)
 			return -errno;
-		if (um_has_oci_whiteout(dfd, name))
+		/* The upper (rd NULL) changes: always look there. */
+		if ((!rd || realdir_has_oci(rd)) &&
+		    um_has_oci_whiteout(dfd, name))
 			w->stop = true;
 		return 0;
 	}
@@ -182,7 +213,7 @@ static int walk_redirect(struct um_fs *fs, struct walk *w, int layer,
 		dfd = nfd;
 		comp = next;
 	}
-	r = probe(fs, w, layer, dfd, comp, false);
+	r = probe(fs, w, layer, dfd, NULL, comp, false);
 	close(dfd);
 	return r;
 }
@@ -217,7 +248,7 @@ int um_lookup_name(struct um_fs *fs, struct um_inode *dir, const char *name,
 		return -ENOTDIR;
 
 	if (real.layer == 0) {
-		r = probe(fs, &w, 0, real.fd, name, false);
+		r = probe(fs, &w, 0, real.fd, NULL, name, false);
 		if (r < 0)
 			goto fail;
 		if (w.nfound && S_ISDIR(lk->st.st_mode) && !w.stop) {
@@ -251,7 +282,7 @@ int um_lookup_name(struct um_fs *fs, struct um_inode *dir, const char *name,
 			lname = name;
 		for (int i = 0; i < dir->nlowers && !w.stop; i++) {
 			r = probe(fs, &w, dir->lowers[i].layer,
-				  dir->lowers[i].fd, lname,
+				  dir->lowers[i].fd, &dir->lowers[i], lname,
 				  dir->lowers[i].xwhiteouts);
 			if (r < 0)
 				goto fail;
@@ -308,7 +339,8 @@ bool um_lower_has(struct um_fs *fs, struct um_inode *dir, const char *name)
 	for (int i = 0; i < dir->nlowers; i++) {
 		int dfd = dir->lowers[i].fd;
 		if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
-			if (um_has_oci_whiteout(dfd, name))
+			if (realdir_has_oci(&dir->lowers[i]) &&
+			    um_has_oci_whiteout(dfd, name))
 				return false;
 			continue;
 		}

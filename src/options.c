@@ -859,7 +859,7 @@ void um_usage(const char *prog)
 	       "    whiteout=MODE       auto, chardev or oci: whiteout format "
 	       "to write\n"
 	       "    timeout=SECONDS     kernel cache time of names and "
-	       "attributes (1)\n"
+	       "attributes (86400)\n"
 	       "    max_threads=N, max_idle_threads=N  worker threads\n"
 	       "    allow_root, auto_unmount, max_read=N, nosuid, nodev, "
 	       "noexec, ...\n"

@@ -66,13 +66,20 @@ bool um_has_oci_whiteout(int dirfd, const char *name)
 enum um_opaque um_dir_opaque(int dirfd, const char *name)
 {
 	_cleanup_free_ char *p = um_procpath_at(dirfd, name);
-	char v[2];
+	char v[2], names[1024];
 	struct stat st;
+	ssize_t len;
 
 	if (!p)
 		return UM_NOT_OPAQUE;
-	for (size_t i = 0; i < 2; i++) {
-		ssize_t r = lgetxattr(p, opaque_xattrs[i], v, sizeof(v));
+	/* Most directories have no xattrs: one call tells. */
+	len = llistxattr(p, names, sizeof(names));
+	for (size_t i = 0; len != 0 && i < 2; i++) {
+		ssize_t r;
+		if (len > 0 && !memmem(names, len, opaque_xattrs[i],
+				       strlen(opaque_xattrs[i]) + 1))
+			continue;
+		r = lgetxattr(p, opaque_xattrs[i], v, sizeof(v));
 		if (r == 1 && v[0] == 'y')
 			return UM_OPAQUE;
 		if (r == 1 && v[0] == 'x')
