@@ -42,15 +42,11 @@ struct um_realdir {
 	int layer;
 	int fd;			/* O_PATH|O_DIRECTORY */
 	bool xwhiteouts;	/* overlay.opaque="x": may hold xattr whiteouts */
-	int oci;		/* UM_OCI_*: does it hold ".wh." names?  Lower
-				 * layers never change, so it is learnt once;
-				 * atomic */
-};
-
-enum {
-	UM_OCI_UNKNOWN = 0,
-	UM_OCI_NONE,
-	UM_OCI_SOME,
+	/*
+	 * Its names, read on the first miss there: lower layers never
+	 * change.  Set once (atomic compare-and-swap), freed with the inode.
+	 */
+	struct um_nameset *names;
 };
 
 /*

@@ -48,11 +48,28 @@ struct um_file *um_file_wrap(struct um_inode *inode, int fd, int flags)
 	return f;
 }
 
+/* Open the real object: by name in its directory, or through a pinned fd. */
+static int open_real(struct um_inode *inode, int flags)
+{
+	const char *name;
+	int dfd, fd, r;
+
+	pthread_mutex_lock(&inode->lock);
+	r = um_inode_locate_locked(inode, &dfd, &name);
+	if (r == 0) {
+		fd = *name ? openat(dfd, name, flags | O_NOFOLLOW | O_CLOEXEC) :
+			     um_reopen(dfd, flags);
+		r = fd < 0 ? -errno : fd;
+	}
+	pthread_mutex_unlock(&inode->lock);
+	return r;
+}
+
 int um_file_open(struct um_fs *fs, struct um_inode *inode, int flags,
 		 struct um_file **out)
 {
 	bool write = (flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC);
-	int pfd, fd, r;
+	int fd, r;
 
 	if (write) {
 		if (!fs->upper)
@@ -61,17 +78,12 @@ int um_file_open(struct um_fs *fs, struct um_inode *inode, int flags,
 		if (r < 0)
 			return r;
 	}
-	pfd = um_inode_path(fs, inode, NULL);
-	if (pfd < 0)
-		return pfd;
 	/* O_TRUNC is kept here: the kernel expects open to truncate. */
-	fd = um_reopen(pfd, real_flags(fs, flags) | (flags & O_TRUNC));
-	if (fd < 0 && errno == EACCES && fs->writeback)
-		fd = um_reopen(pfd, um_file_flags(flags) | (flags & O_TRUNC));
-	r = fd < 0 ? -errno : 0;
-	close(pfd);
-	if (r < 0)
-		return r;
+	fd = open_real(inode, real_flags(fs, flags) | (flags & O_TRUNC));
+	if (fd == -EACCES && fs->writeback)
+		fd = open_real(inode, um_file_flags(flags) | (flags & O_TRUNC));
+	if (fd < 0)
+		return fd;
 	*out = um_file_wrap(inode, fd, flags);
 	if (!*out) {
 		close(fd);
@@ -82,7 +94,7 @@ int um_file_open(struct um_fs *fs, struct um_inode *inode, int flags,
 
 int um_file_fd(struct um_fs *fs, struct um_file *f)
 {
-	int pfd, fd;
+	int fd;
 
 	if (__atomic_load_n(&f->upper, __ATOMIC_ACQUIRE) ||
 	    __atomic_load_n(&f->inode->layer, __ATOMIC_ACQUIRE) != 0)
@@ -90,10 +102,7 @@ int um_file_fd(struct um_fs *fs, struct um_file *f)
 
 	pthread_mutex_lock(&f->lock);
 	if (!f->upper) {
-		pfd = um_inode_path(fs, f->inode, NULL);
-		fd = pfd < 0 ? -1 : um_reopen(pfd, f->flags);
-		if (pfd >= 0)
-			close(pfd);
+		fd = open_real(f->inode, f->flags);
 		if (fd >= 0) {
 			/* Other threads may still read the old fd: keep it. */
 			f->oldfd = f->fd;

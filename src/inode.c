@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "inode.h"
+#include "nameset.h"
 #include "util.h"
 
 #define HASH_FIND_KEY(head, key, out) \
@@ -25,6 +26,7 @@ static void inode_free(struct um_inode *inode)
 		if (inode->lowers[i].fd == inode->fd)
 			fd_is_lower = true;
 		close(inode->lowers[i].fd);
+		um_nameset_free(inode->lowers[i].names);
 	}
 	if (inode->fd >= 0 && !fd_is_lower)
 		close(inode->fd);

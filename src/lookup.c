@@ -17,6 +17,7 @@
 #include "ino.h"
 #include "inode.h"
 #include "lookup.h"
+#include "nameset.h"
 #include "util.h"
 #include "whiteout.h"
 
@@ -83,32 +84,42 @@ static int add_lower(struct walk *w, int layer, int fd, bool xwh)
 	return 0;
 }
 
-/* Read a lower directory once to learn whether it holds OCI markers. */
-static bool realdir_has_oci(struct um_realdir *rd)
+/* The names of a lower directory, read on first use; NULL if unreadable. */
+static struct um_nameset *realdir_names(struct um_realdir *rd)
 {
-	int state = __atomic_load_n(&rd->oci, __ATOMIC_RELAXED);
-	struct dirent *de;
-	DIR *dp;
+	struct um_nameset *set = __atomic_load_n(&rd->names, __ATOMIC_ACQUIRE);
+	struct um_nameset *none = NULL;
 	int fd;
 
-	if (state != UM_OCI_UNKNOWN)
-		return state == UM_OCI_SOME;
+	if (set)
+		return set;
 	fd = um_reopen(rd->fd, O_RDONLY | O_DIRECTORY);
-	dp = fd < 0 ? NULL : fdopendir(fd);
-	if (!dp) {
-		if (fd >= 0)
-			close(fd);
-		return true;	/* cannot tell: look every time */
+	set = fd < 0 ? NULL : um_nameset_read(fd);
+	if (!set)
+		return NULL;
+	/* Two threads may read it at once: the first to publish wins. */
+	if (!__atomic_compare_exchange_n(&rd->names, &none, set, false,
+					 __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+		um_nameset_free(set);
+		set = none;
 	}
-	state = UM_OCI_NONE;
-	while ((de = readdir(dp)))
-		if (!strncmp(de->d_name, UM_OCI_PREFIX, 4)) {
-			state = UM_OCI_SOME;
-			break;
-		}
-	closedir(dp);
-	__atomic_store_n(&rd->oci, state, __ATOMIC_RELAXED);
-	return state == UM_OCI_SOME;
+	return set;
+}
+
+/* Can name (or its OCI whiteout) be in this lower directory? */
+static bool realdir_maybe(struct um_realdir *rd, const char *name)
+{
+	struct um_nameset *set = realdir_names(rd);
+	size_t len = strlen(name);
+	char wh[4 + 256];
+
+	if (!set || um_nameset_maybe(set, name, len))
+		return true;
+	if (!set->oci || len > 251)
+		return false;
+	memcpy(wh, UM_OCI_PREFIX, 4);
+	memcpy(wh + 4, name, len);
+	return um_nameset_maybe(set, wh, len + 4);
 }
 
 /*
@@ -124,11 +135,15 @@ static int probe(struct um_fs *fs, struct walk *w, int layer, int dfd,
 	enum um_opaque op;
 	int fd;
 
+	/* A lower directory that certainly lacks the name: no call at all. */
+	if (rd && !realdir_maybe(rd, name))
+		return 0;
 	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
 		if (errno != ENOENT && errno != ENOTDIR)
 			return -errno;
 		/* The upper (rd NULL) changes: always look there. */
-		if ((!rd || realdir_has_oci(rd)) &&
+		if ((!rd || realdir_names(rd) == NULL ||
+		     realdir_names(rd)->oci) &&
 		    um_has_oci_whiteout(dfd, name))
 			w->stop = true;
 		return 0;
@@ -338,9 +353,10 @@ bool um_lower_has(struct um_fs *fs, struct um_inode *dir, const char *name)
 
 	for (int i = 0; i < dir->nlowers; i++) {
 		int dfd = dir->lowers[i].fd;
+		if (!realdir_maybe(&dir->lowers[i], name))
+			continue;
 		if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
-			if (realdir_has_oci(&dir->lowers[i]) &&
-			    um_has_oci_whiteout(dfd, name))
+			if (um_has_oci_whiteout(dfd, name))
 				return false;
 			continue;
 		}

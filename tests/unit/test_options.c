@@ -213,6 +213,7 @@ static void test_defaults(void)
 	um_config_init(&cfg);
 	EXPECT(cfg.lowers == NULL);
 	EXPECT_INT(cfg.nlowers, 0);
+	EXPECT(!cfg.lowers_from_opts);
 	EXPECT(cfg.upper == NULL);
 	EXPECT(cfg.work == NULL);
 	EXPECT(cfg.mountpoint == NULL);
@@ -223,10 +224,11 @@ static void test_defaults(void)
 	EXPECT(!cfg.debug);
 	EXPECT(cfg.fsname == NULL);
 	EXPECT_INT(cfg.whiteout, UM_WHITEOUT_AUTO);
-	EXPECT(cfg.timeout == 1.0);
+	EXPECT(cfg.timeout == 86400.0);
 	EXPECT(cfg.fuse_opts == NULL);
 	EXPECT_INT(cfg.max_threads, 0);
 	EXPECT_INT(cfg.max_idle_threads, 0);
+	EXPECT_INT(cfg.max_read, 0);
 	um_config_release(&cfg);
 	um_config_release(&cfg); /* twice is harmless */
 }
@@ -238,6 +240,7 @@ static void test_layer_options(void)
 	um_config_init(&cfg);
 	EXPECT_INT(opts(&cfg, "lowerdir=/l1:/l2,upperdir=/u,workdir=/w"), 0);
 	EXPECT_STR(joined(&cfg), "/l1|/l2");
+	EXPECT(cfg.lowers_from_opts);
 	EXPECT_STR(cfg.upper, "/u");
 	EXPECT_STR(cfg.work, "/w");
 	EXPECT_STR(captured, "");
@@ -419,7 +422,7 @@ static void test_timeout(void)
 			bad[i]);
 		EXPECT_STR(err, want);
 	}
-	EXPECT(cfg.timeout == 1.0); /* fresh cfg, unchanged */
+	EXPECT(cfg.timeout == 86400.0); /* fresh cfg, unchanged */
 	/* A comma cuts the value: "1,5" is timeout=1 and an option "5". */
 	EXPECT_INT(opts(&cfg, "timeout=1,5"), 0);
 	EXPECT_STR(captured,
@@ -434,6 +437,7 @@ static void test_fuse_options(void)
 	um_config_init(&cfg);
 	EXPECT_INT(opts(&cfg, "auto_unmount,max_read=131072,allow_root"), 0);
 	EXPECT_STR(cfg.fuse_opts, "auto_unmount,max_read=131072,allow_root");
+	EXPECT_INT(cfg.max_read, 131072);
 	EXPECT_STR(captured, "");
 
 	EXPECT_INT(opts(&cfg, "nosuid,nodev,noexec,noatime,dirsync,sync,"
@@ -594,6 +598,7 @@ static void test_cmdline_forms(void)
 	/* LOWERS UPPER MOUNTPOINT */
 	EXPECT_INT(cmdline(&cfg, "/l1:/l2", "/u", "/m", NULL), 0);
 	EXPECT_STR(joined(&cfg), "/l1|/l2");
+	EXPECT(!cfg.lowers_from_opts);
 	EXPECT_STR(cfg.upper, "/u");
 	EXPECT(cfg.work == NULL);
 	EXPECT_STR(cfg.mountpoint, "/m");
