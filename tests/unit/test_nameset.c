@@ -66,7 +66,6 @@ static void test_read_directory(void)
 	char dir[] = "/tmp/test_nameset.XXXXXX";
 	char path[64];
 	struct um_nameset *s;
-	int fd;
 
 	EXPECT(mkdtemp(dir) != NULL);
 	snprintf(path, sizeof(path), "%s/x", dir);
