@@ -358,10 +358,12 @@ def snapshot(root):
     return snap
 
 
-def _field_diffs(a, b, limit):
-    """Human-readable differences between two path -> fields maps."""
+def _field_diffs(a, b, limit, common_only=False):
+    """Human-readable differences between two path -> fields maps; with
+    common_only, paths missing on one side are not reported."""
     out = []
-    for path in sorted(set(a) | set(b)):
+    paths = set(a) & set(b) if common_only else set(a) | set(b)
+    for path in sorted(paths):
         ra, rb = a.get(path), b.get(path)
         if ra == rb:
             continue
@@ -427,7 +429,7 @@ def compare_snapshots(a, b, limit=8, check_ino=True, hidden_xattrs=()):
     ca, cb = ino_classes(a), ino_classes(b)
     if check_ino and ca != cb:
         hard.append("inode classes differ: A %s B %s" % (short(ca), short(cb)))
-    soft = _field_diffs(a.soft, b.soft, limit)
+    soft = _field_diffs(a.soft, b.soft, limit, common_only=True)
     return hard, soft
 
 
