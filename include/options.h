@@ -12,28 +12,29 @@
 #define UM_MAX_LOWERS 500
 
 enum um_whiteout_mode {
-	UM_WHITEOUT_AUTO = 0,	/* char 0:0 where mknod works, OCI otherwise */
+	UM_WHITEOUT_AUTO = 0, /* char 0:0 where mknod works, OCI otherwise */
 	UM_WHITEOUT_CHARDEV,
 	UM_WHITEOUT_OCI,
 };
 
 struct um_config {
-	char **lowers;		/* unescaped paths, topmost first */
+	char **lowers; /* unescaped paths, topmost first */
 	size_t nlowers;
-	bool lowers_from_opts;	/* lowerdir= was given */
-	char *upper;		/* NULL: read-only union */
-	char *work;		/* NULL: default, see um_config_default_work() */
+	bool lowers_from_opts; /* lowerdir= was given */
+	char *upper;	       /* NULL: read-only union */
+	char *work;	       /* NULL: default, see um_config_default_work() */
 	char *mountpoint;
 	bool ro;
 	bool allow_other;
 	bool default_permissions; /* on unless "no_default_permissions" */
-	bool foreground;	/* -f */
-	bool debug;		/* -d, implies foreground */
-	bool show_help;		/* -h/--help */
-	bool show_version;	/* -V/--version */
-	char *fsname;		/* fsname= or NULL */
+	bool foreground;	  /* -f */
+	bool debug;		  /* -d, implies foreground */
+	bool show_help;		  /* -h/--help */
+	bool show_version;	  /* -V/--version */
+	char *fsname;		  /* fsname= or NULL */
 	enum um_whiteout_mode whiteout;
-	double timeout;		/* timeout= seconds for entry/attr cache, default 86400 */
+	double timeout; /* timeout= seconds for entry/attr cache, default 86400
+			 */
 	/*
 	 * Options handed to libfuse unchanged (generic ones such as
 	 * max_read=, auto_unmount, ...), comma separated, already escaped
@@ -46,8 +47,8 @@ struct um_config {
 	 * fuse_session_new() (which rejects them), so they cannot go into
 	 * fuse_opts.  0: not given, use the built-in default.
 	 */
-	bool writeback;		/* writeback=1: kernel writeback cache */
-	bool no_fsync;		/* fsync=0: copy-ups are not synced */
+	bool writeback; /* writeback=1: kernel writeback cache */
+	bool no_fsync;	/* fsync=0: copy-ups are not synced */
 	unsigned int max_threads;
 	unsigned int max_idle_threads;
 	/*
@@ -91,5 +92,12 @@ int um_cmdline_parse(struct um_config *cfg, int argc, char **argv, char *err,
 		     size_t errlen);
 
 void um_usage(const char *prog);
+
+/*
+ * Format a one-line error message into err (control characters become
+ * '?', so a hostile path cannot break the line).  Always returns -1.
+ */
+__attribute__((format(printf, 3, 4))) int um_errorf(char *err, size_t errlen,
+						    const char *fmt, ...);
 
 #endif

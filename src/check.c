@@ -34,23 +34,6 @@
 
 #include "check.h"
 
-__attribute__((format(printf, 3, 4))) static int fail(char *err, size_t errlen,
-						      const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!errlen)
-		return -1;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	/* The caller prints one line: a path must not break it. */
-	for (char *p = err; *p; p++)
-		if ((unsigned char)*p < 0x20 || *p == 0x7f)
-			*p = '?';
-	return -1;
-}
-
 struct dir_id {
 	dev_t dev;
 	ino_t ino;
@@ -87,25 +70,27 @@ static int resolve_dir(char **path, const char *what, struct dir_id *id,
 	char *real;
 
 	if (!*path || !**path)
-		return fail(err, errlen, "empty %s", what);
+		return um_errorf(err, errlen, "empty %s", what);
 	real = realpath(*path, NULL);
 	if (!real) {
 		if (errno == ENOENT)
-			return fail(err, errlen, "%s %s does not exist", what,
-				    *path);
+			return um_errorf(err, errlen, "%s %s does not exist",
+					 what, *path);
 		if (errno == ENOTDIR)
-			return fail(err, errlen, "%s %s is not a directory",
-				    what, *path);
-		return fail(err, errlen, "%s %s: %s", what, *path,
-			    strerror(errno));
+			return um_errorf(err, errlen,
+					 "%s %s is not a directory", what,
+					 *path);
+		return um_errorf(err, errlen, "%s %s: %s", what, *path,
+				 strerror(errno));
 	}
 	if (stat(real, &st) < 0) {
-		fail(err, errlen, "%s %s: %s", what, *path, strerror(errno));
+		um_errorf(err, errlen, "%s %s: %s", what, *path,
+			  strerror(errno));
 		free(real);
 		return -1;
 	}
 	if (!S_ISDIR(st.st_mode)) {
-		fail(err, errlen, "%s %s is not a directory", what, *path);
+		um_errorf(err, errlen, "%s %s is not a directory", what, *path);
 		free(real);
 		return -1;
 	}
@@ -144,14 +129,14 @@ static int resolve_work(struct um_config *cfg, struct dir_id *id, bool *create,
 	*create = false;
 	if (!cfg->work) {
 		if (!strcmp(cfg->upper, "/"))
-			return fail(err, errlen,
-				    "upper directory is /: give workdir=");
+			return um_errorf(err, errlen,
+					 "upper directory is /: give workdir=");
 		cfg->work = default_work(cfg->upper);
 		if (!cfg->work)
-			return fail(err, errlen, "out of memory");
+			return um_errorf(err, errlen, "out of memory");
 	}
 	if (!*cfg->work)
-		return fail(err, errlen, "empty workdir");
+		return um_errorf(err, errlen, "empty workdir");
 	real = realpath(cfg->work, NULL);
 	if (real || errno != ENOENT) {
 		free(real);
@@ -161,7 +146,7 @@ static int resolve_work(struct um_config *cfg, struct dir_id *id, bool *create,
 	/* Missing: look at its parent. */
 	given = strdup(cfg->work);
 	if (!given)
-		return fail(err, errlen, "out of memory");
+		return um_errorf(err, errlen, "out of memory");
 	len = strlen(given);
 	while (len > 1 && given[len - 1] == '/')
 		given[--len] = '\0';
@@ -175,16 +160,16 @@ static int resolve_work(struct um_config *cfg, struct dir_id *id, bool *create,
 		parent = slash == given ? "/" : given;
 	}
 	if (!strcmp(name, ".") || !strcmp(name, "..")) {
-		fail(err, errlen, "workdir %s does not exist", cfg->work);
+		um_errorf(err, errlen, "workdir %s does not exist", cfg->work);
 		goto out_free;
 	}
 	real = realpath(parent, NULL);
 	if (!real) {
-		fail(err, errlen, "workdir %s does not exist", cfg->work);
+		um_errorf(err, errlen, "workdir %s does not exist", cfg->work);
 		goto out_free;
 	}
 	if (stat(real, &st) < 0 || !S_ISDIR(st.st_mode)) {
-		fail(err, errlen, "workdir %s does not exist", cfg->work);
+		um_errorf(err, errlen, "workdir %s does not exist", cfg->work);
 		free(real);
 		goto out_free;
 	}
@@ -192,7 +177,7 @@ static int resolve_work(struct um_config *cfg, struct dir_id *id, bool *create,
 	if (asprintf(&cfg->work, "%s/%s", strcmp(real, "/") ? real : "", name) <
 	    0) {
 		cfg->work = NULL;
-		fail(err, errlen, "out of memory");
+		um_errorf(err, errlen, "out of memory");
 		free(real);
 		goto out_free;
 	}
@@ -216,13 +201,15 @@ static int check_lowers(struct um_config *cfg, struct dir_id *lower_id,
 			if (!same_dir(lower_id[i], lower_id[j]))
 				continue;
 			if (!strcmp(cfg->lowers[i], cfg->lowers[j]))
-				return fail(err, errlen,
-					    "lower directory %s is given twice",
-					    cfg->lowers[i]);
-			return fail(err, errlen,
-				    "lower directories %s and %s are the same "
-				    "directory",
-				    cfg->lowers[j], cfg->lowers[i]);
+				return um_errorf(
+					err, errlen,
+					"lower directory %s is given twice",
+					cfg->lowers[i]);
+			return um_errorf(
+				err, errlen,
+				"lower directories %s and %s are the same "
+				"directory",
+				cfg->lowers[j], cfg->lowers[i]);
 		}
 	}
 	return 0;
@@ -236,25 +223,27 @@ static int check_upper(struct um_config *cfg, const struct dir_id *lower_id,
 
 		if (same_dir(upper_id, lower_id[i])) {
 			if (!strcmp(cfg->upper, l))
-				return fail(err, errlen,
-					    "%s is given twice, as upper and "
-					    "as lower directory",
-					    l);
-			return fail(err, errlen,
-				    "upper directory %s is the same directory "
-				    "as lower directory %s",
-				    cfg->upper, l);
+				return um_errorf(
+					err, errlen,
+					"%s is given twice, as upper and "
+					"as lower directory",
+					l);
+			return um_errorf(
+				err, errlen,
+				"upper directory %s is the same directory "
+				"as lower directory %s",
+				cfg->upper, l);
 		}
 		if (is_below(cfg->upper, l))
-			return fail(err, errlen,
-				    "upper directory %s is inside lower "
-				    "directory %s",
-				    cfg->upper, l);
+			return um_errorf(err, errlen,
+					 "upper directory %s is inside lower "
+					 "directory %s",
+					 cfg->upper, l);
 		if (is_below(l, cfg->upper))
-			return fail(err, errlen,
-				    "lower directory %s is inside upper "
-				    "directory %s",
-				    l, cfg->upper);
+			return um_errorf(err, errlen,
+					 "lower directory %s is inside upper "
+					 "directory %s",
+					 l, cfg->upper);
 	}
 	return 0;
 }
@@ -267,46 +256,50 @@ static int check_work(struct um_config *cfg, const struct dir_id *lower_id,
 	const char *w = cfg->work;
 
 	if ((!create && same_dir(work_id, upper_id)) || !strcmp(w, cfg->upper))
-		return fail(err, errlen,
-			    "workdir %s is the same directory as upper "
-			    "directory %s",
-			    w, cfg->upper);
+		return um_errorf(err, errlen,
+				 "workdir %s is the same directory as upper "
+				 "directory %s",
+				 w, cfg->upper);
 	if (is_below(w, cfg->upper))
-		return fail(err, errlen,
-			    "workdir %s is inside upper directory %s", w,
-			    cfg->upper);
+		return um_errorf(err, errlen,
+				 "workdir %s is inside upper directory %s", w,
+				 cfg->upper);
 	if (is_below(cfg->upper, w))
-		return fail(err, errlen,
-			    "upper directory %s is inside workdir %s",
-			    cfg->upper, w);
+		return um_errorf(err, errlen,
+				 "upper directory %s is inside workdir %s",
+				 cfg->upper, w);
 	for (size_t i = 0; i < cfg->nlowers; i++) {
 		const char *l = cfg->lowers[i];
 
 		if (!create && same_dir(work_id, lower_id[i]))
-			return fail(err, errlen,
-				    "workdir %s is the same directory as lower "
-				    "directory %s",
-				    w, l);
+			return um_errorf(
+				err, errlen,
+				"workdir %s is the same directory as lower "
+				"directory %s",
+				w, l);
 		if (is_below(w, l))
-			return fail(err, errlen,
-				    "workdir %s is inside lower directory %s",
-				    w, l);
+			return um_errorf(
+				err, errlen,
+				"workdir %s is inside lower directory %s", w,
+				l);
 		if (is_below(l, w))
-			return fail(err, errlen,
-				    "lower directory %s is inside workdir %s",
-				    l, w);
+			return um_errorf(
+				err, errlen,
+				"lower directory %s is inside workdir %s", l,
+				w);
 	}
 	if (work_id.dev != upper_id.dev) {
 		if (dflt)
-			return fail(err, errlen,
-				    "default workdir %s is not on the same "
-				    "file system as upper directory %s: give "
-				    "one with -o workdir=",
-				    w, cfg->upper);
-		return fail(err, errlen,
-			    "workdir %s is not on the same file system as "
-			    "upper directory %s",
-			    w, cfg->upper);
+			return um_errorf(
+				err, errlen,
+				"default workdir %s is not on the same "
+				"file system as upper directory %s: give "
+				"one with -o workdir=",
+				w, cfg->upper);
+		return um_errorf(err, errlen,
+				 "workdir %s is not on the same file system as "
+				 "upper directory %s",
+				 w, cfg->upper);
 	}
 	return 0;
 }
@@ -320,25 +313,27 @@ static int check_mountpoint(struct um_config *cfg, struct dir_id mnt_id,
 	/* Equal to a lower is fine (see the top of the file). */
 	for (size_t i = 0; i < cfg->nlowers; i++)
 		if (is_below(m, cfg->lowers[i]))
-			return fail(
+			return um_errorf(
 				err, errlen,
 				"mountpoint %s is inside lower directory %s", m,
 				cfg->lowers[i]);
 	if (!cfg->upper)
 		return 0;
 	if (same_dir(mnt_id, upper_id))
-		return fail(err, errlen,
-			    "mountpoint %s is the upper directory itself", m);
+		return um_errorf(err, errlen,
+				 "mountpoint %s is the upper directory itself",
+				 m);
 	if (is_below(m, cfg->upper))
-		return fail(err, errlen,
-			    "mountpoint %s is inside upper directory %s", m,
-			    cfg->upper);
+		return um_errorf(err, errlen,
+				 "mountpoint %s is inside upper directory %s",
+				 m, cfg->upper);
 	if (!create && same_dir(mnt_id, work_id))
-		return fail(err, errlen, "mountpoint %s is the workdir itself",
-			    m);
+		return um_errorf(err, errlen,
+				 "mountpoint %s is the workdir itself", m);
 	if (is_below(m, cfg->work))
-		return fail(err, errlen, "mountpoint %s is inside workdir %s",
-			    m, cfg->work);
+		return um_errorf(err, errlen,
+				 "mountpoint %s is inside workdir %s", m,
+				 cfg->work);
 	return 0;
 }
 
@@ -349,19 +344,19 @@ static int make_work(struct um_config *cfg, struct dir_id upper_id, char *err,
 
 	/* EEXIST: made meanwhile by someone else; checked just below. */
 	if (mkdir(cfg->work, 0700) < 0 && errno != EEXIST)
-		return fail(err, errlen, "cannot create workdir %s: %s",
-			    cfg->work, strerror(errno));
+		return um_errorf(err, errlen, "cannot create workdir %s: %s",
+				 cfg->work, strerror(errno));
 	if (stat(cfg->work, &st) < 0)
-		return fail(err, errlen, "workdir %s: %s", cfg->work,
-			    strerror(errno));
+		return um_errorf(err, errlen, "workdir %s: %s", cfg->work,
+				 strerror(errno));
 	if (!S_ISDIR(st.st_mode))
-		return fail(err, errlen, "workdir %s is not a directory",
-			    cfg->work);
+		return um_errorf(err, errlen, "workdir %s is not a directory",
+				 cfg->work);
 	if (st.st_dev != upper_id.dev)
-		return fail(err, errlen,
-			    "workdir %s is not on the same file system as "
-			    "upper directory %s",
-			    cfg->work, cfg->upper);
+		return um_errorf(err, errlen,
+				 "workdir %s is not on the same file system as "
+				 "upper directory %s",
+				 cfg->work, cfg->upper);
 	return 0;
 }
 
@@ -373,23 +368,24 @@ int um_config_check(struct um_config *cfg, char *err, size_t errlen)
 	int ret = -1;
 
 	if (cfg->nlowers == 0)
-		return fail(err, errlen, "no lower directory given");
+		return um_errorf(err, errlen, "no lower directory given");
 	if (cfg->nlowers > UM_MAX_LOWERS)
-		return fail(err, errlen,
-			    "too many lower directories (%zu, at most %d)",
-			    cfg->nlowers, UM_MAX_LOWERS);
+		return um_errorf(err, errlen,
+				 "too many lower directories (%zu, at most %d)",
+				 cfg->nlowers, UM_MAX_LOWERS);
 	if (!cfg->mountpoint)
-		return fail(err, errlen, "no mountpoint given");
+		return um_errorf(err, errlen, "no mountpoint given");
 	/*
 	 * Kernel overlayfs ignores workdir= without upperdir=; here it is
 	 * an error, as it most likely means upperdir= was forgotten.
 	 */
 	if (cfg->work && !cfg->upper)
-		return fail(err, errlen, "workdir= given without upperdir=");
+		return um_errorf(err, errlen,
+				 "workdir= given without upperdir=");
 
 	lower_id = calloc(cfg->nlowers, sizeof(*lower_id));
 	if (!lower_id)
-		return fail(err, errlen, "out of memory");
+		return um_errorf(err, errlen, "out of memory");
 	if (check_lowers(cfg, lower_id, err, errlen) < 0)
 		goto out_free;
 	if (cfg->upper) {

@@ -24,8 +24,7 @@
 
 #include "options.h"
 
-__attribute__((format(printf, 3, 4))) static int fail(char *err, size_t errlen,
-						      const char *fmt, ...)
+int um_errorf(char *err, size_t errlen, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -164,16 +163,17 @@ static int layers_error(int rc, const char *list, char *err, size_t errlen)
 
 	switch (rc) {
 	case -E2BIG:
-		return fail(err, errlen,
-			    "too many lower directories (%zu, at most %d)",
-			    layers_count(list, &empty), UM_MAX_LOWERS);
+		return um_errorf(err, errlen,
+				 "too many lower directories (%zu, at most %d)",
+				 layers_count(list, &empty), UM_MAX_LOWERS);
 	case -EINVAL:
 		if (!list || !*list)
-			return fail(err, errlen, "empty lower directory list");
-		return fail(err, errlen,
-			    "empty element in lower directory list");
+			return um_errorf(err, errlen,
+					 "empty lower directory list");
+		return um_errorf(err, errlen,
+				 "empty element in lower directory list");
 	default:
-		return fail(err, errlen, "out of memory");
+		return um_errorf(err, errlen, "out of memory");
 	}
 }
 
@@ -423,10 +423,10 @@ static int set_path(char **field, const char *name, const char *value,
 	char *s;
 
 	if (!*value)
-		return fail(err, errlen, "%s= is empty", name);
+		return um_errorf(err, errlen, "%s= is empty", name);
 	s = unescape(value);
 	if (!s)
-		return fail(err, errlen, "out of memory");
+		return um_errorf(err, errlen, "out of memory");
 	free(*field);
 	*field = s;
 	return 0;
@@ -459,10 +459,12 @@ static int apply_option(struct um_config *cfg, const char *name,
 		return 0;
 	}
 	if (d->arg == ARG_NONE && value)
-		return fail(err, errlen, "option '%s' takes no value", name);
+		return um_errorf(err, errlen, "option '%s' takes no value",
+				 name);
 	if (d->arg == ARG_NEEDED && !value)
-		return fail(err, errlen, "option '%s' needs a value (%s=...)",
-			    name, name);
+		return um_errorf(err, errlen,
+				 "option '%s' needs a value (%s=...)", name,
+				 name);
 
 	switch (d->kind) {
 	case OPT_LOWERDIR: {
@@ -509,24 +511,26 @@ static int apply_option(struct um_config *cfg, const char *name,
 		else if (!strcmp(value, "oci"))
 			cfg->whiteout = UM_WHITEOUT_OCI;
 		else
-			return fail(err, errlen,
-				    "bad value for whiteout=: '%s' (auto, "
-				    "chardev or oci)",
-				    value);
+			return um_errorf(err, errlen,
+					 "bad value for whiteout=: '%s' (auto, "
+					 "chardev or oci)",
+					 value);
 		return 0;
 	case OPT_TIMEOUT:
 		if (!parse_seconds(value, &cfg->timeout))
-			return fail(err, errlen,
-				    "bad value for timeout=: '%s' (seconds, a "
-				    "number >= 0)",
-				    value);
+			return um_errorf(
+				err, errlen,
+				"bad value for timeout=: '%s' (seconds, a "
+				"number >= 0)",
+				value);
 		return 0;
 	case OPT_MAX_THREADS:
 	case OPT_MAX_IDLE_THREADS:
 		if (!parse_uint(value, &num) || num == 0)
-			return fail(err, errlen,
-				    "bad value for %s=: '%s' (a number >= 1)",
-				    name, value);
+			return um_errorf(
+				err, errlen,
+				"bad value for %s=: '%s' (a number >= 1)", name,
+				value);
 		if (d->kind == OPT_MAX_THREADS)
 			cfg->max_threads = num;
 		else
@@ -534,9 +538,9 @@ static int apply_option(struct um_config *cfg, const char *name,
 		return 0;
 	case OPT_FUSE_NUM:
 		if (!parse_uint(value, &num))
-			return fail(err, errlen,
-				    "bad value for %s=: '%s' (a number)", name,
-				    value);
+			return um_errorf(err, errlen,
+					 "bad value for %s=: '%s' (a number)",
+					 name, value);
 		if (!strcmp(name, "max_read"))
 			cfg->max_read = num;
 		/* fall through */
@@ -545,7 +549,7 @@ static int apply_option(struct um_config *cfg, const char *name,
 		if ((value && !s) ||
 		    fuse_opts_append(&cfg->fuse_opts, name, s) < 0) {
 			free(s);
-			return fail(err, errlen, "out of memory");
+			return um_errorf(err, errlen, "out of memory");
 		}
 		free(s);
 		return 0;
@@ -553,9 +557,9 @@ static int apply_option(struct um_config *cfg, const char *name,
 	case OPT_FSYNC:
 		/* "name" alone means 1, as in fuse-overlayfs */
 		if (value && (!parse_uint(value, &num) || num > 1))
-			return fail(err, errlen,
-				    "bad value for %s=: '%s' (0 or 1)", name,
-				    value);
+			return um_errorf(err, errlen,
+					 "bad value for %s=: '%s' (0 or 1)",
+					 name, value);
 		if (d->kind == OPT_WRITEBACK)
 			cfg->writeback = value ? num : 1;
 		else
@@ -579,10 +583,11 @@ int um_options_parse(struct um_config *cfg, const char *optstr, char *err,
 
 		rc = next_option(&pos, &opt);
 		if (rc == -EINVAL)
-			return fail(err, errlen,
-				    "unbalanced double quote in option list");
+			return um_errorf(
+				err, errlen,
+				"unbalanced double quote in option list");
 		if (rc < 0)
-			return fail(err, errlen, "out of memory");
+			return um_errorf(err, errlen, "out of memory");
 		if (!*opt) { /* ",," or a trailing ',' */
 			free(opt);
 			continue;
@@ -646,9 +651,10 @@ static int positional_lowers(struct um_config *cfg, const char *list, char *err,
 
 		um_strv_free(v);
 		if (!same)
-			return fail(err, errlen,
-				    "lower directories given both as argument "
-				    "and with lowerdir=, and they differ");
+			return um_errorf(
+				err, errlen,
+				"lower directories given both as argument "
+				"and with lowerdir=, and they differ");
 		return 0;
 	}
 	cfg->lowers = v;
@@ -661,18 +667,19 @@ static int positional_upper(struct um_config *cfg, const char *path, char *err,
 			    size_t errlen)
 {
 	if (!*path)
-		return fail(err, errlen, "empty upper directory");
+		return um_errorf(err, errlen, "empty upper directory");
 	if (cfg->upper) {
 		if (strcmp(cfg->upper, path))
-			return fail(err, errlen,
-				    "upper directory given both as argument "
-				    "(%s) and with upperdir= (%s)",
-				    path, cfg->upper);
+			return um_errorf(
+				err, errlen,
+				"upper directory given both as argument "
+				"(%s) and with upperdir= (%s)",
+				path, cfg->upper);
 		return 0;
 	}
 	cfg->upper = strdup(path);
 	if (!cfg->upper)
-		return fail(err, errlen, "out of memory");
+		return um_errorf(err, errlen, "out of memory");
 	return 0;
 }
 
@@ -691,15 +698,16 @@ static int positionals(struct um_config *cfg, char **pos, size_t npos,
 	const char *mnt;
 
 	if (npos > 3)
-		return fail(err, errlen,
-			    "too many arguments (%zu, at most 3: LOWERS UPPER "
-			    "MOUNTPOINT)",
-			    npos);
+		return um_errorf(
+			err, errlen,
+			"too many arguments (%zu, at most 3: LOWERS UPPER "
+			"MOUNTPOINT)",
+			npos);
 	if (npos == 0)
-		return fail(err, errlen,
-			    cfg->lowers ? "no mountpoint given"
-					: "no lower directory and no "
-					  "mountpoint given (see --help)");
+		return um_errorf(err, errlen,
+				 cfg->lowers ? "no mountpoint given"
+					     : "no lower directory and no "
+					       "mountpoint given (see --help)");
 	if (npos == 3) {
 		if (positional_lowers(cfg, pos[0], err, errlen) < 0 ||
 		    positional_upper(cfg, pos[1], err, errlen) < 0)
@@ -709,14 +717,14 @@ static int positionals(struct um_config *cfg, char **pos, size_t npos,
 			return -1;
 	}
 	if (!cfg->lowers)
-		return fail(err, errlen, "no lower directory given");
+		return um_errorf(err, errlen, "no lower directory given");
 
 	mnt = pos[npos - 1];
 	if (!*mnt)
-		return fail(err, errlen, "empty mountpoint");
+		return um_errorf(err, errlen, "empty mountpoint");
 	cfg->mountpoint = strdup(mnt);
 	if (!cfg->mountpoint)
-		return fail(err, errlen, "out of memory");
+		return um_errorf(err, errlen, "out of memory");
 	return 0;
 }
 
@@ -732,7 +740,7 @@ int um_cmdline_parse(struct um_config *cfg, int argc, char **argv, char *err,
 	int ret = -1;
 
 	if (!pos || !opts) {
-		fail(err, errlen, "out of memory");
+		um_errorf(err, errlen, "out of memory");
 		goto out_free;
 	}
 
@@ -757,7 +765,8 @@ int um_cmdline_parse(struct um_config *cfg, int argc, char **argv, char *err,
 			cfg->show_version = true;
 		} else if (a[1] == '-') {
 			if (!bad)
-				fail(err, errlen, "unknown option '%s'", a);
+				um_errorf(err, errlen, "unknown option '%s'",
+					  a);
 			bad = true;
 		} else {
 			/* A cluster of short options: -fd, -oX, -fo X. */
@@ -769,9 +778,11 @@ int um_cmdline_parse(struct um_config *cfg, int argc, char **argv, char *err,
 						opts[nopts++] = argv[++i];
 					} else {
 						if (!bad)
-							fail(err, errlen,
-							     "option -o needs "
-							     "an argument");
+							um_errorf(
+								err, errlen,
+								"option -o "
+								"needs "
+								"an argument");
 						bad = true;
 					}
 					break;
@@ -792,9 +803,10 @@ int um_cmdline_parse(struct um_config *cfg, int argc, char **argv, char *err,
 					break;
 				default:
 					if (!bad)
-						fail(err, errlen,
-						     "unknown option '-%c'",
-						     *p);
+						um_errorf(
+							err, errlen,
+							"unknown option '-%c'",
+							*p);
 					bad = true;
 					break;
 				}
@@ -814,8 +826,8 @@ int um_cmdline_parse(struct um_config *cfg, int argc, char **argv, char *err,
 	if (positionals(cfg, pos, npos, err, errlen) < 0)
 		goto out_free;
 	if (cfg->allow_other && fuse_opts_has(cfg->fuse_opts, "allow_root")) {
-		fail(err, errlen,
-		     "allow_other and allow_root exclude each other");
+		um_errorf(err, errlen,
+			  "allow_other and allow_root exclude each other");
 		goto out_free;
 	}
 	ret = 0;
