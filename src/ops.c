@@ -101,6 +101,9 @@ static void um_op_init(void *userdata, struct fuse_conn_info *conn)
 	 */
 	if (fs->cfg->max_read)
 		conn->max_read = fs->cfg->max_read;
+	/* Reads reply by splicing from the real file: no copy through us. */
+	if (conn->capable & FUSE_CAP_SPLICE_WRITE)
+		conn->want |= FUSE_CAP_SPLICE_WRITE;
 	if (fs->cfg->writeback && (conn->capable & FUSE_CAP_WRITEBACK_CACHE)) {
 		conn->want |= FUSE_CAP_WRITEBACK_CACHE;
 		fs->writeback = true;
@@ -350,7 +353,7 @@ static void um_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	buf.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
 	buf.buf[0].fd = file_fd(req, fi);
 	buf.buf[0].pos = off;
-	fuse_reply_data(req, &buf, FUSE_BUF_SPLICE_MOVE);
+	fuse_reply_data(req, &buf, 0);
 }
 
 static void um_op_write_buf(fuse_req_t req, fuse_ino_t ino,
