@@ -85,6 +85,8 @@ struct um_inode {
 	struct um_inode *parent; /* holds a reference; NULL for the root */
 	char *name;		/* one of its names in parent */
 	bool unlinked;		/* its lower object was whited out */
+	bool no_caps;		/* known to have no security.capability: the
+				 * kernel asks before every write */
 	/* directories only; lowers never change once the inode exists */
 	struct um_realdir *lowers; /* lower parts, topmost first; when the
 				    * directory is not in the upper, fd is

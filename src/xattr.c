@@ -16,6 +16,15 @@
 #include "whiteout.h"
 #include "xattr.h"
 
+/* The kernel asks for it before every write to see if it must drop it. */
+#define CAPS_XATTR "security.capability"
+
+static void forget_caps(struct um_inode *inode, const char *name)
+{
+	if (!strcmp(name, CAPS_XATTR))
+		__atomic_store_n(&inode->no_caps, false, __ATOMIC_RELAXED);
+}
+
 /*
  * A path that names the object itself.  The fd's magic link does, but the
  * l*xattr calls would stop at the link, so a symlink is named through its
@@ -74,11 +83,14 @@ static int object_path(struct um_fs *fs, struct um_inode *inode,
 ssize_t um_xattr_get(struct um_fs *fs, struct um_inode *inode,
 		     const char *name, void *buf, size_t size)
 {
+	bool caps = !strcmp(name, CAPS_XATTR);
 	struct objpath o;
 	ssize_t r;
 
 	if (um_is_private_xattr(name))
 		return -EOPNOTSUPP;
+	if (caps && __atomic_load_n(&inode->no_caps, __ATOMIC_RELAXED))
+		return -ENODATA;
 	r = object_path(fs, inode, &o);
 	if (r == 0) {
 		r = o.follow ? getxattr(o.path, name, buf, size) :
@@ -86,6 +98,9 @@ ssize_t um_xattr_get(struct um_fs *fs, struct um_inode *inode,
 		r = r < 0 ? -errno : r;
 	}
 	objpath_release(&o);
+	/* Only we change the layers, and set/remove forget this. */
+	if (caps && r == -ENODATA)
+		__atomic_store_n(&inode->no_caps, true, __ATOMIC_RELAXED);
 	return r;
 }
 
@@ -150,6 +165,7 @@ int um_xattr_set(struct um_fs *fs, struct um_inode *inode, const char *name,
 	r = um_copyup(fs, inode, 0);
 	if (r < 0)
 		return r;
+	forget_caps(inode, name);
 	r = object_path(fs, inode, &o);
 	if (r == 0) {
 		r = o.follow ? setxattr(o.path, name, val, size, flags) :
@@ -179,6 +195,7 @@ int um_xattr_remove(struct um_fs *fs, struct um_inode *inode,
 	r = um_copyup(fs, inode, 0);
 	if (r < 0)
 		return r;
+	forget_caps(inode, name);
 	r = object_path(fs, inode, &o);
 	if (r == 0) {
 		r = o.follow ? removexattr(o.path, name) :
