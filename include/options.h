@@ -9,6 +9,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "idmap.h"
+
 #define UM_MAX_LOWERS 500
 
 enum um_whiteout_mode {
@@ -57,6 +59,10 @@ struct um_config {
 	 * value.
 	 */
 	unsigned int max_read;
+	/* uidmapping=, gidmapping=: owners stored below vs. shown. */
+	struct um_idmap uidmap, gidmap;
+	/* squash_to_root / squash_to_uid= / squash_to_gid=; -1: not set. */
+	long long squash_uid, squash_gid;
 };
 
 /* Zero the struct and set the defaults (default_permissions on, timeout 1). */

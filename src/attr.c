@@ -14,6 +14,17 @@
 #include "inode.h"
 #include "util.h"
 
+/* The owner shown: squashed, or mapped from the id stored below. */
+static void show_owner(const struct um_config *cfg, struct stat *st)
+{
+	st->st_uid = cfg->squash_uid >= 0 ?
+		(uid_t)cfg->squash_uid :
+		um_idmap_to_container(&cfg->uidmap, st->st_uid);
+	st->st_gid = cfg->squash_gid >= 0 ?
+		(gid_t)cfg->squash_gid :
+		um_idmap_to_container(&cfg->gidmap, st->st_gid);
+}
+
 int um_attr_get(struct um_fs *fs, struct um_inode *inode, struct stat *st)
 {
 	const char *name;
@@ -33,6 +44,7 @@ int um_attr_get(struct um_fs *fs, struct um_inode *inode, struct stat *st)
 	if (r < 0)
 		return r;
 	st->st_ino = ino;
+	show_owner(fs->cfg, st);
 	/* Like the kernel: a merged directory's link count is unknown. */
 	if (S_ISDIR(st->st_mode) &&
 	    ((layer == 0 && inode->nlowers > 0) || inode->nlowers > 1))
@@ -87,8 +99,14 @@ int um_attr_set(struct um_fs *fs, struct um_inode *inode,
 	um_procpath(path, fd_path);
 
 	if (valid & (UM_SET_UID | UM_SET_GID)) {
-		uid_t uid = (valid & UM_SET_UID) ? attr->st_uid : (uid_t)-1;
-		gid_t gid = (valid & UM_SET_GID) ? attr->st_gid : (gid_t)-1;
+		uint32_t uid = (uid_t)-1, gid = (gid_t)-1;
+		/* Shown ids are stored as the host ids they map to. */
+		if ((valid & UM_SET_UID) &&
+		    !um_idmap_to_host(&fs->cfg->uidmap, attr->st_uid, &uid))
+			return -EINVAL;
+		if ((valid & UM_SET_GID) &&
+		    !um_idmap_to_host(&fs->cfg->gidmap, attr->st_gid, &gid))
+			return -EINVAL;
 		if (fchownat(fd_path, "", uid, gid,
 			     AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
 			return -errno;

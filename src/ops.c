@@ -34,11 +34,17 @@ static int file_fd(fuse_req_t req, struct fuse_file_info *fi)
 	return um_file_fd(FS(req), FILE_OF(fi));
 }
 
+/* The caller, as the owner new objects get in the layers. */
 static struct um_cred req_cred(fuse_req_t req)
 {
 	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+	const struct um_config *cfg = FS(req)->cfg;
+	uint32_t uid = ctx->uid, gid = ctx->gid;
 
-	return (struct um_cred){ .uid = ctx->uid, .gid = ctx->gid };
+	/* An id outside the map is stored as it is. */
+	um_idmap_to_host(&cfg->uidmap, ctx->uid, &uid);
+	um_idmap_to_host(&cfg->gidmap, ctx->gid, &gid);
+	return (struct um_cred){ .uid = uid, .gid = gid };
 }
 
 /* Fill e for inode, which carries one reference for the kernel. */

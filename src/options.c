@@ -46,6 +46,8 @@ void um_config_init(struct um_config *cfg)
 	cfg->default_permissions = true;
 	cfg->whiteout = UM_WHITEOUT_AUTO;
 	cfg->timeout = 86400.0;
+	cfg->squash_uid = -1;
+	cfg->squash_gid = -1;
 }
 
 void um_strv_free(char **v)
@@ -230,6 +232,8 @@ enum opt_kind {
 	OPT_MAX_IDLE_THREADS,
 	OPT_WRITEBACK,
 	OPT_FSYNC,
+	OPT_IDMAP,
+	OPT_SQUASH,
 	OPT_FUSE,     /* handed to fuse_session_new() as it is */
 	OPT_FUSE_NUM, /* the same, the value an unsigned number */
 	OPT_IGNORE,   /* mount(8)/fstab/systemd, or no meaning here */
@@ -319,11 +323,11 @@ static const struct opt_desc opt_table[] = {
 	 * fuse-overlayfs options that container engines pass.  Accepted
 	 * without a word so their command lines work; not implemented yet.
 	 */
-	{"uidmapping", OPT_LATER, ARG_ANY},
-	{"gidmapping", OPT_LATER, ARG_ANY},
-	{"squash_to_root", OPT_LATER, ARG_ANY},
-	{"squash_to_uid", OPT_LATER, ARG_ANY},
-	{"squash_to_gid", OPT_LATER, ARG_ANY},
+	{"uidmapping", OPT_IDMAP, ARG_NEEDED},
+	{"gidmapping", OPT_IDMAP, ARG_NEEDED},
+	{"squash_to_root", OPT_SQUASH, ARG_NONE},
+	{"squash_to_uid", OPT_SQUASH, ARG_NEEDED},
+	{"squash_to_gid", OPT_SQUASH, ARG_NEEDED},
 	{"xattr_permissions", OPT_LATER, ARG_ANY},
 	{"static_nlink", OPT_LATER, ARG_ANY},
 	{"noacl", OPT_LATER, ARG_ANY},
@@ -552,6 +556,27 @@ static int apply_option(struct um_config *cfg, const char *name,
 			return um_errorf(err, errlen, "out of memory");
 		}
 		free(s);
+		return 0;
+	case OPT_IDMAP:
+		if (um_idmap_parse(name[0] == 'u' ? &cfg->uidmap : &cfg->gidmap,
+				   value) < 0)
+			return um_errorf(err, errlen,
+					 "bad value for %s=: '%s' (C:H:N[:C:H:N...])",
+					 name, value);
+		return 0;
+	case OPT_SQUASH:
+		if (!value) {
+			cfg->squash_uid = cfg->squash_gid = 0;
+			return 0;
+		}
+		if (!parse_uint(value, &num))
+			return um_errorf(err, errlen,
+					 "bad value for %s=: '%s' (an id)", name,
+					 value);
+		if (!strcmp(name, "squash_to_uid"))
+			cfg->squash_uid = num;
+		else
+			cfg->squash_gid = num;
 		return 0;
 	case OPT_WRITEBACK:
 	case OPT_FSYNC:
