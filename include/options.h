@@ -61,6 +61,12 @@ struct um_config {
 	unsigned int max_read;
 	/* uidmapping=, gidmapping=: owners stored below vs. shown. */
 	struct um_idmap uidmap, gidmap;
+	/*
+	 * xattr_permissions=: 0 off; owner and mode kept in an xattr instead
+	 * of the real ones, 1: security.fuseoverlayfs.override_stat,
+	 * 2: user.containers.override_stat (fuse-overlayfs' names).
+	 */
+	unsigned int xattr_permissions;
 	/* squash_to_root / squash_to_uid= / squash_to_gid=; -1: not set. */
 	long long squash_uid, squash_gid;
 };

@@ -16,6 +16,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include "attr.h"
 #include "copyup.h"
 #include "dir.h"
 #include "ino.h"
@@ -87,6 +88,18 @@ static int make_object(struct um_fs *fs, int dfd, const char *name,
 		if (mknodat(dfd, name, how->mode, how->rdev) < 0)
 			return -errno;
 		break;
+	}
+	/* xattr_permissions=: the owner asked for is kept in the xattr. */
+	if (um_override_xattr(fs)) {
+		int r = um_override_set(fs, dfd, name, cred->uid, gid,
+					type == S_IFLNK ? 0777 : how->mode);
+		if (r < 0 && type != S_IFLNK) {
+			if (fd > 0)
+				close(fd);
+			unlinkat(dfd, name, type == S_IFDIR ? AT_REMOVEDIR : 0);
+			return r;
+		}
+		return fd;
 	}
 	/* We made it: it is ours already unless someone else asked. */
 	if (fs->can_chown && (cred->uid != geteuid() || gid != getegid()) &&

@@ -234,6 +234,7 @@ enum opt_kind {
 	OPT_FSYNC,
 	OPT_IDMAP,
 	OPT_SQUASH,
+	OPT_XATTR_PERMS,
 	OPT_FUSE,     /* handed to fuse_session_new() as it is */
 	OPT_FUSE_NUM, /* the same, the value an unsigned number */
 	OPT_IGNORE,   /* mount(8)/fstab/systemd, or no meaning here */
@@ -328,7 +329,7 @@ static const struct opt_desc opt_table[] = {
 	{"squash_to_root", OPT_SQUASH, ARG_NONE},
 	{"squash_to_uid", OPT_SQUASH, ARG_NEEDED},
 	{"squash_to_gid", OPT_SQUASH, ARG_NEEDED},
-	{"xattr_permissions", OPT_LATER, ARG_ANY},
+	{"xattr_permissions", OPT_XATTR_PERMS, ARG_NEEDED},
 	{"static_nlink", OPT_LATER, ARG_ANY},
 	{"noacl", OPT_LATER, ARG_ANY},
 	{"fsync", OPT_FSYNC, ARG_ANY},
@@ -556,6 +557,13 @@ static int apply_option(struct um_config *cfg, const char *name,
 			return um_errorf(err, errlen, "out of memory");
 		}
 		free(s);
+		return 0;
+	case OPT_XATTR_PERMS:
+		if (!parse_uint(value, &num) || num > 2)
+			return um_errorf(err, errlen,
+					 "bad value for xattr_permissions=: '%s' (0, 1 or 2)",
+					 value);
+		cfg->xattr_permissions = num;
 		return 0;
 	case OPT_IDMAP:
 		if (um_idmap_parse(name[0] == 'u' ? &cfg->uidmap : &cfg->gidmap,
