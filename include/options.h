@@ -67,6 +67,8 @@ struct um_config {
 	 * 2: user.containers.override_stat (fuse-overlayfs' names).
 	 */
 	unsigned int xattr_permissions;
+	bool static_nlink;	/* every directory shows st_nlink 1 */
+	bool noacl;		/* no POSIX ACL support */
 	/* squash_to_root / squash_to_uid= / squash_to_gid=; -1: not set. */
 	long long squash_uid, squash_gid;
 };

@@ -120,7 +120,8 @@ int um_attr_get(struct um_fs *fs, struct um_inode *inode, struct stat *st)
 	show_owner(fs->cfg, st);
 	/* Like the kernel: a merged directory's link count is unknown. */
 	if (S_ISDIR(st->st_mode) &&
-	    ((layer == 0 && inode->nlowers > 0) || inode->nlowers > 1))
+	    (fs->cfg->static_nlink ||
+	     (layer == 0 && inode->nlowers > 0) || inode->nlowers > 1))
 		st->st_nlink = 1;
 	/* A lower object hidden by a whiteout has no name left. */
 	if (unlinked && layer != 0)

@@ -98,7 +98,8 @@ static void um_op_init(void *userdata, struct fuse_conn_info *conn)
 	fs->notify = notify;
 	if (conn->capable & FUSE_CAP_PARALLEL_DIROPS)
 		conn->want |= FUSE_CAP_PARALLEL_DIROPS;
-	if (conn->capable & FUSE_CAP_POSIX_ACL && fs->cfg->default_permissions)
+	if (conn->capable & FUSE_CAP_POSIX_ACL &&
+	    fs->cfg->default_permissions && !fs->cfg->noacl)
 		conn->want |= FUSE_CAP_POSIX_ACL;
 	/*
 	 * writeback=1: writes gather in the kernel's page cache, as on a

@@ -235,6 +235,7 @@ enum opt_kind {
 	OPT_IDMAP,
 	OPT_SQUASH,
 	OPT_XATTR_PERMS,
+	OPT_FLAG,	/* static_nlink, noacl, volatile */
 	OPT_FUSE,     /* handed to fuse_session_new() as it is */
 	OPT_FUSE_NUM, /* the same, the value an unsigned number */
 	OPT_IGNORE,   /* mount(8)/fstab/systemd, or no meaning here */
@@ -330,10 +331,10 @@ static const struct opt_desc opt_table[] = {
 	{"squash_to_uid", OPT_SQUASH, ARG_NEEDED},
 	{"squash_to_gid", OPT_SQUASH, ARG_NEEDED},
 	{"xattr_permissions", OPT_XATTR_PERMS, ARG_NEEDED},
-	{"static_nlink", OPT_LATER, ARG_ANY},
-	{"noacl", OPT_LATER, ARG_ANY},
+	{"static_nlink", OPT_FLAG, ARG_NONE},
+	{"noacl", OPT_FLAG, ARG_NONE},
 	{"fsync", OPT_FSYNC, ARG_ANY},
-	{"volatile", OPT_LATER, ARG_ANY},
+	{"volatile", OPT_FLAG, ARG_NONE},
 	{"threaded", OPT_LATER, ARG_ANY},
 	{"writeback", OPT_WRITEBACK, ARG_ANY},
 	{"noxattrs", OPT_LATER, ARG_ANY},
@@ -557,6 +558,14 @@ static int apply_option(struct um_config *cfg, const char *name,
 			return um_errorf(err, errlen, "out of memory");
 		}
 		free(s);
+		return 0;
+	case OPT_FLAG:
+		if (!strcmp(name, "static_nlink"))
+			cfg->static_nlink = true;
+		else if (!strcmp(name, "noacl"))
+			cfg->noacl = true;
+		else
+			cfg->no_fsync = true;	/* volatile: no syncs at all */
 		return 0;
 	case OPT_XATTR_PERMS:
 		if (!parse_uint(value, &num) || num > 2)
