@@ -14,7 +14,10 @@ struct um_lookup {
 	int layer;		/* topmost layer of the object */
 	int fd;			/* O_PATH on it, owned */
 	struct stat st;		/* its lstat */
-	uint64_t ino;		/* st_ino to show */
+	uint64_t ino;		/* st_ino to show; 0: not read yet (an upper
+				 * object's origin xattr costs calls: read
+				 * only when no inode has it already) */
+	int ino_dirfd;		/* with ino 0: the upper directory */
 	struct um_realdir *lowers; /* dirs: lower parts, fds owned */
 	int nlowers;
 	char *lowerpath;	/* dirs: path of lower parts */

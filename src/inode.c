@@ -49,6 +49,13 @@ struct um_inode *um_inode_get(struct um_fs *fs, struct um_lookup *lk,
 	}
 	pthread_mutex_lock(&fs->table_lock);
 	HASH_FIND_KEY(fs->table, &key, inode);
+	if (!inode && lk->ino == 0) {
+		/* A new inode needs its number: read it unlocked, look again. */
+		pthread_mutex_unlock(&fs->table_lock);
+		lk->ino = um_ino_of(fs, lk->layer, lk->ino_dirfd, name, &lk->st);
+		pthread_mutex_lock(&fs->table_lock);
+		HASH_FIND_KEY(fs->table, &key, inode);
+	}
 	if (inode) {
 		inode->refs++;
 		pthread_mutex_unlock(&fs->table_lock);

@@ -173,7 +173,10 @@ static int probe(struct um_fs *fs, struct walk *w, int layer, int dfd,
 	if (!w->nfound) {
 		lk->layer = layer;
 		lk->st = st;
-		lk->ino = um_ino_of(fs, layer, dfd, name, &st);
+		if (fs->layers[layer].upper)
+			lk->ino_dirfd = dfd;	/* um_inode_get() reads it */
+		else
+			lk->ino = um_ino_of(fs, layer, dfd, name, &st);
 	}
 	w->nfound++;
 	if (fs->layers[layer].upper) {
