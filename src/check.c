@@ -80,12 +80,22 @@ static int resolve_dir(char **path, const char *what, struct dir_id *id,
 			return um_errorf(err, errlen,
 					 "%s %s is not a directory", what,
 					 *path);
+		/* Left behind by a daemon that was killed. */
+		if (errno == ENOTCONN)
+			return um_errorf(err, errlen,
+					 "%s %s is a dead FUSE mount; unmount it first: fusermount3 -u %s",
+					 what, *path, *path);
 		return um_errorf(err, errlen, "%s %s: %s", what, *path,
 				 strerror(errno));
 	}
 	if (stat(real, &st) < 0) {
-		um_errorf(err, errlen, "%s %s: %s", what, *path,
-			  strerror(errno));
+		if (errno == ENOTCONN)
+			um_errorf(err, errlen,
+				  "%s %s is a dead FUSE mount; unmount it first: fusermount3 -u %s",
+				  what, *path, real);
+		else
+			um_errorf(err, errlen, "%s %s: %s", what, *path,
+				  strerror(errno));
 		free(real);
 		return -1;
 	}
