@@ -203,6 +203,7 @@ static int walk_redirect(struct um_fs *fs, struct walk *w, int layer,
 {
 	_cleanup_free_ char *copy = strdup(path);
 	char *save = NULL, *comp, *next;
+	bool stop_after = false;
 	int dfd, nfd;
 	int r;
 
@@ -216,13 +217,29 @@ static int walk_redirect(struct um_fs *fs, struct walk *w, int layer,
 	if (dfd < 0)
 		return -errno;
 	for (;;) {
+		struct stat st;
+
 		next = strtok_r(NULL, "/", &save);
 		if (!next)
 			break;
-		if (strlen(comp) > 255 || !strcmp(comp, "..") || !strcmp(comp, ".")) {
+		if (strlen(comp) > 255 || !strcmp(comp, "..") ||
+		    !strcmp(comp, ".") ||
+		    fstatat(dfd, comp, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+			close(dfd);
+			return 0;	/* not in this layer: try the next */
+		}
+		/*
+		 * Like a lookup of the path itself: a whiteout or a file on
+		 * the way hides the layers below, an opaque directory ends
+		 * the stack after this layer.
+		 */
+		if (!S_ISDIR(st.st_mode)) {
+			w->stop = true;
 			close(dfd);
 			return 0;
 		}
+		if (um_dir_opaque(dfd, comp) == UM_OPAQUE)
+			stop_after = true;
 		nfd = openat(dfd, comp,
 			     O_PATH | O_NOFOLLOW | O_DIRECTORY | O_CLOEXEC);
 		close(dfd);
@@ -233,6 +250,8 @@ static int walk_redirect(struct um_fs *fs, struct walk *w, int layer,
 	}
 	r = probe(fs, w, layer, dfd, NULL, comp, false);
 	close(dfd);
+	if (stop_after)
+		w->stop = true;
 	return r;
 }
 
