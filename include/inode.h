@@ -42,7 +42,10 @@ int um_inode_locate_locked(struct um_inode *inode, int *dirfd,
 			   const char **name);
 /* The same as um_inode_path, with inode->lock held by the caller. */
 int um_inode_path_locked(struct um_inode *inode);
-/* Keep the object reachable after its name goes away. */
+/*
+ * Keep the object reachable after its name goes away, if it is open: an
+ * unused unlinked file must free its space at once.
+ */
 void um_inode_pin(struct um_inode *inode);
 
 /* Snapshot of where an inode lives now (fd: directories only). */
@@ -61,6 +64,12 @@ int um_inode_set_name(struct um_fs *fs, struct um_inode *inode,
 /* After copy-up (called with inode->lock held): the new upper object. */
 void um_inode_set_upper(struct um_fs *fs, struct um_inode *inode, int fd,
 			const struct stat *st);
+
+/*
+ * The object lost its last name and nothing holds it open: its inode
+ * number may be reused by a new object, which must not find this inode.
+ */
+void um_inode_unhash(struct um_fs *fs, struct um_inode *inode);
 
 /* The name was removed: an open file now shows st_nlink 0. */
 void um_inode_mark_unlinked(struct um_inode *inode);

@@ -65,6 +65,7 @@ struct um_inode {
 	/* protected by fs->table_lock */
 	struct um_key key;
 	uint64_t refs;		/* kernel lookups + internal references */
+	bool hashed;		/* in the table: lookups may find it */
 	UT_hash_handle hh;
 
 	mode_t type;		/* S_IFMT bits, immutable */
@@ -85,6 +86,7 @@ struct um_inode {
 	struct um_inode *parent; /* holds a reference; NULL for the root */
 	char *name;		/* one of its names in parent */
 	bool unlinked;		/* its lower object was whited out */
+	unsigned nopen;		/* open files: keep it reachable on unlink */
 	bool no_caps;		/* known to have no security.capability: the
 				 * kernel asks before every write */
 	/* directories only; lowers never change once the inode exists */

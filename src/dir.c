@@ -228,10 +228,30 @@ out_tmp:
 	return r;
 }
 
+/*
+ * Is this the object's last name, with no pinned fd to keep it?  Then its
+ * removal frees the real inode, whose number the file system may reuse.
+ */
+static bool last_name(struct um_inode *inode)
+{
+	struct stat st;
+	const char *name;
+	bool last = false;
+	int dfd;
+
+	pthread_mutex_lock(&inode->lock);
+	if (inode->fd < 0 && um_inode_locate_locked(inode, &dfd, &name) == 0 &&
+	    fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0)
+		last = st.st_nlink <= 1;
+	pthread_mutex_unlock(&inode->lock);
+	return last;
+}
+
 int um_dir_unlink(struct um_fs *fs, struct um_inode *dir, const char *name)
 {
 	struct um_inode *child;
 	struct um_real real;
+	bool last;
 	int udfd, r;
 
 	r = um_lookup_inode(fs, dir, name, &child);
@@ -247,12 +267,15 @@ int um_dir_unlink(struct um_fs *fs, struct um_inode *dir, const char *name)
 	/* It may still be open: keep it reachable once the name is gone. */
 	um_inode_pin(child);
 	real = um_inode_real(child);
+	last = last_name(child);
 	if (real.layer == 0 && !um_lower_has(fs, dir, name))
 		r = unlinkat(udfd, name, 0) < 0 ? -errno : 0;
 	else
 		r = um_whiteout_create(fs, udfd, name);
 	if (r == 0 && real.layer != 0)
 		um_inode_mark_unlinked(child);
+	if (r == 0 && last)
+		um_inode_unhash(fs, child);
 out:
 	um_inode_unref(fs, child, 1);
 	return r;
@@ -394,7 +417,7 @@ int um_dir_rename(struct um_fs *fs, struct um_inode *olddir,
 {
 	struct um_inode *src = NULL, *dst = NULL;
 	bool exchange = flags & RENAME_EXCHANGE;
-	bool old_wh, oci_wh = false;
+	bool old_wh, oci_wh = false, dst_last = false;
 	unsigned int rflags = 0;
 	int oudfd, nudfd, r;
 
@@ -459,6 +482,8 @@ int um_dir_rename(struct um_fs *fs, struct um_inode *olddir,
 		if (S_ISDIR(dst->type) && (r = clear_markers(dst)) < 0)
 			goto out;
 		um_inode_pin(dst);
+		if (!S_ISDIR(dst->type) && last_name(dst))
+			dst_last = true;
 	} else if (chardev_whiteout_at(nudfd, newname)) {
 		if (S_ISDIR(src->type) && unlinkat(nudfd, newname, 0) < 0) {
 			r = -errno;
@@ -488,6 +513,8 @@ int um_dir_rename(struct um_fs *fs, struct um_inode *olddir,
 		um_inode_set_name(fs, dst, olddir, oldname);
 	else if (dst)
 		um_inode_mark_unlinked(dst);
+	if (dst_last)
+		um_inode_unhash(fs, dst);
 out:
 	if (dst)
 		um_inode_unref(fs, dst, 1);

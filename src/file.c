@@ -45,6 +45,9 @@ struct um_file *um_file_wrap(struct um_inode *inode, int fd, int flags)
 	f->fd = fd;
 	f->oldfd = -1;
 	f->upper = __atomic_load_n(&inode->layer, __ATOMIC_ACQUIRE) == 0;
+	pthread_mutex_lock(&inode->lock);
+	inode->nopen++;
+	pthread_mutex_unlock(&inode->lock);
 	return f;
 }
 
@@ -117,6 +120,9 @@ int um_file_fd(struct um_fs *fs, struct um_file *f)
 
 void um_file_release(struct um_file *f)
 {
+	pthread_mutex_lock(&f->inode->lock);
+	f->inode->nopen--;
+	pthread_mutex_unlock(&f->inode->lock);
 	close(f->fd);
 	if (f->oldfd >= 0)
 		close(f->oldfd);

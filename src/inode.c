@@ -93,6 +93,7 @@ struct um_inode *um_inode_get(struct um_fs *fs, struct um_lookup *lk,
 	inode->parent = parent;
 	parent->refs++;
 	HASH_ADD(hh, fs->table, key, sizeof(struct um_key), inode);
+	inode->hashed = true;
 	pthread_mutex_unlock(&fs->table_lock);
 
 	memset(lk, 0, sizeof(*lk));
@@ -122,7 +123,8 @@ void um_inode_unref(struct um_fs *fs, struct um_inode *inode, uint64_t n)
 			pthread_mutex_unlock(&fs->table_lock);
 			return;
 		}
-		HASH_DELETE(hh, fs->table, inode);
+		if (inode->hashed)
+			HASH_DELETE(hh, fs->table, inode);
 		pthread_mutex_unlock(&fs->table_lock);
 		parent = inode->parent;
 		inode_free(inode);
@@ -189,7 +191,7 @@ int um_inode_path(struct um_fs *fs, struct um_inode *inode, int *layer)
 void um_inode_pin(struct um_inode *inode)
 {
 	pthread_mutex_lock(&inode->lock);
-	if (inode->fd < 0) {
+	if (inode->fd < 0 && inode->nopen > 0) {
 		int fd = um_inode_path_locked(inode);
 		if (fd >= 0)
 			inode->fd = fd;
@@ -262,9 +264,11 @@ void um_inode_set_upper(struct um_fs *fs, struct um_inode *inode, int fd,
 	/* Read without the lock by open files (um_file_fd). */
 	__atomic_store_n(&inode->layer, 0, __ATOMIC_RELEASE);
 	pthread_mutex_lock(&fs->table_lock);
-	HASH_DELETE(hh, fs->table, inode);
+	if (inode->hashed)
+		HASH_DELETE(hh, fs->table, inode);
 	inode->key = (struct um_key){ .dev = st->st_dev, .ino = st->st_ino };
 	HASH_ADD(hh, fs->table, key, sizeof(struct um_key), inode);
+	inode->hashed = true;
 	pthread_mutex_unlock(&fs->table_lock);
 }
 
@@ -291,6 +295,7 @@ void um_inode_table_release(struct um_fs *fs)
 {
 	struct um_inode *inode, *tmp;
 
+	/* Unhashed inodes the kernel still held are gone with it. */
 	HASH_ITER(hh, fs->table, inode, tmp) {
 		HASH_DELETE(hh, fs->table, inode);
 		if (inode != fs->root)
@@ -306,4 +311,14 @@ void um_inode_mark_unlinked(struct um_inode *inode)
 	pthread_mutex_lock(&inode->lock);
 	inode->unlinked = true;
 	pthread_mutex_unlock(&inode->lock);
+}
+
+void um_inode_unhash(struct um_fs *fs, struct um_inode *inode)
+{
+	pthread_mutex_lock(&fs->table_lock);
+	if (inode->hashed && inode != fs->root) {
+		HASH_DELETE(hh, fs->table, inode);
+		inode->hashed = false;
+	}
+	pthread_mutex_unlock(&fs->table_lock);
 }

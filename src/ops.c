@@ -417,11 +417,11 @@ static void um_op_opendir(fuse_req_t req, fuse_ino_t ino,
 	}
 	fi->fh = (uint64_t)(uintptr_t)h;
 	/*
-	 * Every change to the directory goes through the kernel, which then
-	 * drops its cached listing: it may keep it until then.
+	 * No kernel listing cache (cache_readdir): it is shared by every open
+	 * of the directory while our offsets index each open's own snapshot,
+	 * so concurrent readers of a changing directory could see an entry
+	 * twice.
 	 */
-	fi->cache_readdir = 1;
-	fi->keep_cache = 1;
 	if (fuse_reply_open(req, fi) != 0)
 		um_dirh_free(h);
 }

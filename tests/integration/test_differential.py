@@ -14,7 +14,8 @@ Environment:
   UM_DIFF_SEEDS       seeds, e.g. "5", "1-50", "1,4,7-9" (default 1-20)
   UM_DIFF_STEPS       steps per seed (default 150)
   UM_DIFF_BUDGET      seconds after which no new seed starts (default 180)
-  UM_DIFF_SELF        1: kernel overlayfs on both sides (validates the test)
+  UM_DIFF_SELF        1: kernel overlayfs on both sides (validates the test);
+                      UM_TEST_IMPL=kernel does the same
   UM_DIFF_REMOUNT_EVERY  remount both sides every N steps (default 50, 0: never)
   UM_DIFF_CROSS_READ  0: skip the final check that kernel overlayfs reads
                       unionmount's upper layer as the same tree (default 1)
@@ -457,7 +458,7 @@ def config():
         "seeds": parse_seeds(env.get("UM_DIFF_SEEDS", "1-20")),
         "steps": int(env.get("UM_DIFF_STEPS", "150")),
         "budget": float(env.get("UM_DIFF_BUDGET", "180")),
-        "self": env.get("UM_DIFF_SELF") == "1",
+        "self": env.get("UM_DIFF_SELF") == "1" or env.get("UM_TEST_IMPL") == "kernel",
         "lower_hardlinks": env.get("UM_DIFF_LOWER_HARDLINKS", "1") == "1",
         "remount_every": int(env.get("UM_DIFF_REMOUNT_EVERY", "50")),
         "cross_read": env.get("UM_DIFF_CROSS_READ", "1") == "1",
