@@ -8,6 +8,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
@@ -150,6 +151,9 @@ static void um_op_forget_multi(fuse_req_t req, size_t count,
 	for (size_t i = 0; i < count; i++)
 		um_inode_unref(fs, um_inode_of(fs, forgets[i].ino),
 			       forgets[i].nlookup);
+	/* A big batch (drop_caches, memory pressure): give the memory back. */
+	if (count >= 256)
+		malloc_trim(0);
 	fuse_reply_none(req);
 }
 
