@@ -15,13 +15,27 @@ struct um_dirent {
 	unsigned char type;	/* DT_* */
 };
 
-/* An open directory: its listing, made on the first read at offset 0. */
-struct um_dirh {
-	pthread_mutex_t lock;	/* protects the fields below */
+/*
+ * A merged listing, immutable once made and shared by reference: by the
+ * directory's inode (its cache, valid while the directory's version is
+ * unchanged) and by every open of it that reads it.
+ */
+struct um_listing {
+	unsigned refs;		/* atomic */
+	uint64_t version;	/* of the directory when it was made */
 	struct um_dirent *ents;
 	size_t n;
-	bool loaded;
 };
+
+/* An open directory: the listing it reads, taken at offset 0. */
+struct um_dirh {
+	pthread_mutex_t lock;	/* protects list */
+	struct um_listing *list;
+};
+
+/* A change to dir's entries: its cached listing is stale. */
+void um_readdir_changed(struct um_inode *dir);
+void um_listing_unref(struct um_listing *l);
 
 struct um_dirh *um_dirh_new(void);
 void um_dirh_free(struct um_dirh *h);

@@ -95,6 +95,9 @@ struct um_inode {
 				    * lowers[0].fd */
 	int nlowers;
 	char *lowerpath;	/* path of the lower parts below layer roots */
+	uint64_t dir_version;	/* bumped by every change of its entries;
+				 * atomic */
+	struct um_listing *listing; /* cached merged listing, or NULL */
 };
 
 struct um_fs {

@@ -22,6 +22,7 @@
 #include "ino.h"
 #include "inode.h"
 #include "lookup.h"
+#include "readdir.h"
 #include "util.h"
 #include "whiteout.h"
 
@@ -256,6 +257,7 @@ static int copyup_one(struct um_fs *fs, struct um_inode *inode,
 		inode->ino = um_ino_map(fs->upper->fsid, fs->fsid_bits,
 					nst.st_ino);
 		/* The cached attributes and the parent's listing are stale. */
+		um_readdir_changed(parent);
 		if (fs->notify) {
 			fs->notify(fs, inode, false);
 			fs->notify(fs, parent, true);

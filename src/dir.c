@@ -212,6 +212,7 @@ int um_dir_create(struct um_fs *fs, struct um_inode *dir, const char *name,
 	}
 	if (fd > 0)
 		how->fd = fd;
+	um_readdir_changed(dir);
 
 	r = how->link ? um_lookup_inode(fs, dir, name, out) :
 			new_inode(fs, dir, udfd, name, out);
@@ -272,6 +273,8 @@ int um_dir_unlink(struct um_fs *fs, struct um_inode *dir, const char *name)
 		r = unlinkat(udfd, name, 0) < 0 ? -errno : 0;
 	else
 		r = um_whiteout_create(fs, udfd, name);
+	if (r == 0)
+		um_readdir_changed(dir);
 	if (r == 0 && real.layer != 0)
 		um_inode_mark_unlinked(child);
 	if (r == 0 && last)
@@ -342,8 +345,10 @@ int um_dir_rmdir(struct um_fs *fs, struct um_inode *dir, const char *name)
 				     um_lower_has(fs, dir, name));
 	else
 		r = um_whiteout_create(fs, udfd, name);
-	if (r == 0)
+	if (r == 0) {
+		um_readdir_changed(dir);
 		um_inode_mark_unlinked(child);
+	}
 out:
 	um_inode_unref(fs, child, 1);
 	return r;
@@ -504,6 +509,13 @@ int um_dir_rename(struct um_fs *fs, struct um_inode *olddir,
 		r = -errno;
 		goto out;
 	}
+	um_readdir_changed(olddir);
+	um_readdir_changed(newdir);
+	/* A moved directory's ".." is another one now. */
+	if (S_ISDIR(src->type))
+		um_readdir_changed(src);
+	if (exchange && S_ISDIR(dst->type))
+		um_readdir_changed(dst);
 	if (old_wh && !(rflags & RENAME_WHITEOUT))
 		r = um_whiteout_create(fs, oudfd, oldname);
 	if (oci_wh)

@@ -13,6 +13,7 @@
 
 #include "inode.h"
 #include "nameset.h"
+#include "readdir.h"
 #include "util.h"
 
 #define HASH_FIND_KEY(head, key, out) \
@@ -32,6 +33,7 @@ static void inode_free(struct um_inode *inode)
 		close(inode->fd);
 	free(inode->lowers);
 	free(inode->lowerpath);
+	um_listing_unref(inode->listing);
 	free(inode->name);
 	pthread_mutex_destroy(&inode->lock);
 	free(inode);

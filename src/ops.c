@@ -445,10 +445,10 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size,
 		return;
 	}
 	pthread_mutex_lock(&h->lock);
-	if (off == 0 || !h->loaded)
+	if (off == 0 || !h->list)
 		r = um_readdir_load(fs, dir, h);
-	for (size_t i = off; r == 0 && i < h->n; i++) {
-		struct um_dirent *d = &h->ents[i];
+	for (size_t i = off; r == 0 && i < h->list->n; i++) {
+		struct um_dirent *d = &h->list->ents[i];
 		struct fuse_entry_param e = { 0 };
 		struct um_inode *inode = NULL;
 		size_t len;

@@ -25,7 +25,7 @@ struct seen {
 
 struct merge {
 	struct um_fs *fs;
-	struct um_dirh *h;	/* NULL: only test for emptiness */
+	struct um_listing *h;	/* NULL: only test for emptiness */
 	struct seen *seen;
 	size_t cap;
 	bool found;		/* a visible entry (emptiness test) */
@@ -63,7 +63,7 @@ static void seen_free(struct merge *m)
 static int add_entry(struct merge *m, const char *name, uint64_t ino,
 		     unsigned char type)
 {
-	struct um_dirh *h = m->h;
+	struct um_listing *h = m->h;
 
 	if (h->n == m->cap) {
 		size_t cap = m->cap ? 2 * m->cap : 64;
@@ -194,47 +194,94 @@ struct um_dirh *um_dirh_new(void)
 	return h;
 }
 
-static void dirh_clear(struct um_dirh *h)
+void um_listing_unref(struct um_listing *l)
 {
-	for (size_t i = 0; i < h->n; i++)
-		free(h->ents[i].name);
-	free(h->ents);
-	h->ents = NULL;
-	h->n = 0;
-	h->loaded = false;
+	if (!l || __atomic_sub_fetch(&l->refs, 1, __ATOMIC_ACQ_REL) > 0)
+		return;
+	for (size_t i = 0; i < l->n; i++)
+		free(l->ents[i].name);
+	free(l->ents);
+	free(l);
+}
+
+static struct um_listing *listing_ref(struct um_listing *l)
+{
+	__atomic_add_fetch(&l->refs, 1, __ATOMIC_RELAXED);
+	return l;
 }
 
 void um_dirh_free(struct um_dirh *h)
 {
 	if (!h)
 		return;
-	dirh_clear(h);
+	um_listing_unref(h->list);
 	pthread_mutex_destroy(&h->lock);
 	free(h);
 }
 
-int um_readdir_load(struct um_fs *fs, struct um_inode *dir,
-		    struct um_dirh *h)
+void um_readdir_changed(struct um_inode *dir)
 {
-	struct merge m = { .fs = fs, .h = h };
+	__atomic_add_fetch(&dir->dir_version, 1, __ATOMIC_RELEASE);
+}
+
+/* Read the layers into a new listing of dir. */
+static int build(struct um_fs *fs, struct um_inode *dir, uint64_t version,
+		 struct um_listing **out)
+{
+	struct um_listing *l = calloc(1, sizeof(*l));
+	struct merge m = { .fs = fs, .h = l };
 	uint64_t pino;
 	int r;
 
+	if (!l)
+		return -ENOMEM;
+	l->refs = 1;
+	l->version = version;
 	/* The parent stays alive while dir holds it; rename may swap it. */
 	pthread_mutex_lock(&dir->lock);
 	pino = dir->parent ? dir->parent->ino : dir->ino;
 	pthread_mutex_unlock(&dir->lock);
-	dirh_clear(h);
 	r = add_entry(&m, ".", dir->ino, DT_DIR);
 	if (r == 0)
 		r = add_entry(&m, "..", pino, DT_DIR);
 	if (r == 0)
 		r = merge_dir(&m, dir);
 	if (r < 0) {
-		dirh_clear(h);
+		um_listing_unref(l);
 		return r;
 	}
-	h->loaded = true;
+	*out = l;
+	return 0;
+}
+
+int um_readdir_load(struct um_fs *fs, struct um_inode *dir,
+		    struct um_dirh *h)
+{
+	uint64_t version = __atomic_load_n(&dir->dir_version, __ATOMIC_ACQUIRE);
+	struct um_listing *l = NULL, *old = NULL;
+	int r;
+
+	/* The directory's cached listing, if nothing changed since. */
+	pthread_mutex_lock(&dir->lock);
+	if (dir->listing && dir->listing->version == version)
+		l = listing_ref(dir->listing);
+	pthread_mutex_unlock(&dir->lock);
+
+	if (!l) {
+		r = build(fs, dir, version, &l);
+		if (r < 0)
+			return r;
+		pthread_mutex_lock(&dir->lock);
+		if (__atomic_load_n(&dir->dir_version, __ATOMIC_ACQUIRE) ==
+		    version) {
+			old = dir->listing;
+			dir->listing = listing_ref(l);
+		}
+		pthread_mutex_unlock(&dir->lock);
+		um_listing_unref(old);
+	}
+	um_listing_unref(h->list);
+	h->list = l;
 	return 0;
 }
 
