@@ -13,42 +13,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "expect.h"
 #include "check.h"
-
-static int failures;
-
-#define EXPECT(cond)                                                           \
-	do {                                                                   \
-		if (!(cond)) {                                                 \
-			fprintf(stderr, "%s:%d: expected %s\n", __FILE__,      \
-				__LINE__, #cond);                              \
-			failures++;                                            \
-		}                                                              \
-	} while (0)
-
-#define EXPECT_INT(got, want)                                                  \
-	do {                                                                   \
-		long long g_ = (got), w_ = (want);                             \
-		if (g_ != w_) {                                                \
-			fprintf(stderr,                                        \
-				"%s:%d: %s: got %lld, want %lld (err "         \
-				"\"%s\")\n",                                   \
-				__FILE__, __LINE__, #got, g_, w_, err);        \
-			failures++;                                            \
-		}                                                              \
-	} while (0)
-
-#define EXPECT_STR(got, want)                                                  \
-	do {                                                                   \
-		const char *g_ = (got), *w_ = (want);                          \
-		if ((g_ == NULL) != (w_ == NULL) || (g_ && strcmp(g_, w_))) {  \
-			fprintf(stderr,                                        \
-				"%s:%d: %s: got \"%s\", want \"%s\"\n",        \
-				__FILE__, __LINE__, #got, g_ ? g_ : "(null)",  \
-				w_ ? w_ : "(null)");                           \
-			failures++;                                            \
-		}                                                              \
-	} while (0)
 
 static char err[4096];
 static char *root;	     /* canonical path of the temp directory */
@@ -471,10 +437,5 @@ int main(void)
 	free(root);
 	for (size_t i = 0; i < nstrs; i++)
 		free(strs[i]);
-	if (failures) {
-		fprintf(stderr, "%d failure(s)\n", failures);
-		return 1;
-	}
-	printf("check: all tests passed\n");
-	return 0;
+	return expect_report("check");
 }

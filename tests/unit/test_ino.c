@@ -4,46 +4,35 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "expect.h"
 #include "ino.h"
-
-static int failures;
-
-#define EXPECT_EQ(a, b)                                                       \
-	do {                                                                  \
-		unsigned long long a_ = (a), b_ = (b);                        \
-		if (a_ != b_) {                                               \
-			fprintf(stderr, "%s:%d: %s == %s: got %#llx, want %#llx\n", \
-				__FILE__, __LINE__, #a, #b, a_, b_);          \
-			failures++;                                           \
-		}                                                             \
-	} while (0)
 
 static void test_fsid_bits(void)
 {
-	EXPECT_EQ(um_ino_fsid_bits(0), 0);
-	EXPECT_EQ(um_ino_fsid_bits(1), 0);
-	EXPECT_EQ(um_ino_fsid_bits(2), 1);
-	EXPECT_EQ(um_ino_fsid_bits(3), 2);
-	EXPECT_EQ(um_ino_fsid_bits(4), 2);
-	EXPECT_EQ(um_ino_fsid_bits(5), 3);
-	EXPECT_EQ(um_ino_fsid_bits(256), 8);
-	EXPECT_EQ(um_ino_fsid_bits(257), 9);
+	EXPECT_INT(um_ino_fsid_bits(0), 0);
+	EXPECT_INT(um_ino_fsid_bits(1), 0);
+	EXPECT_INT(um_ino_fsid_bits(2), 1);
+	EXPECT_INT(um_ino_fsid_bits(3), 2);
+	EXPECT_INT(um_ino_fsid_bits(4), 2);
+	EXPECT_INT(um_ino_fsid_bits(5), 3);
+	EXPECT_INT(um_ino_fsid_bits(256), 8);
+	EXPECT_INT(um_ino_fsid_bits(257), 9);
 }
 
 static void test_single_fs_is_identity(void)
 {
-	EXPECT_EQ(um_ino_map(0, 0, 12345), 12345);
-	EXPECT_EQ(um_ino_map(0, 0, UINT64_MAX), UINT64_MAX);
+	EXPECT_INT(um_ino_map(0, 0, 12345), 12345);
+	EXPECT_INT(um_ino_map(0, 0, UINT64_MAX), UINT64_MAX);
 }
 
 static void test_fsid_in_high_bits(void)
 {
 	/* Two file systems: fsid in bit 62, bit 63 clear. */
-	EXPECT_EQ(um_ino_map(0, 1, 77), 77);
-	EXPECT_EQ(um_ino_map(1, 1, 77), (1ULL << 62) | 77);
+	EXPECT_INT(um_ino_map(0, 1, 77), 77);
+	EXPECT_INT(um_ino_map(1, 1, 77), (1ULL << 62) | 77);
 	/* Three: fsid in bits 61-62. */
-	EXPECT_EQ(um_ino_map(2, 2, 5), (2ULL << 61) | 5);
-	EXPECT_EQ(um_ino_map(3, 2, 5), (3ULL << 61) | 5);
+	EXPECT_INT(um_ino_map(2, 2, 5), (2ULL << 61) | 5);
+	EXPECT_INT(um_ino_map(3, 2, 5), (3ULL << 61) | 5);
 }
 
 static void test_same_ino_other_fs_differs(void)
@@ -51,7 +40,7 @@ static void test_same_ino_other_fs_differs(void)
 	for (unsigned bits = 1; bits < 9; bits++)
 		for (unsigned a = 0; a < (1u << bits) && a < 8; a++)
 			for (unsigned b = a + 1; b < (1u << bits) && b < 8; b++)
-				EXPECT_EQ(um_ino_map(a, bits, 42) !=
+				EXPECT_INT(um_ino_map(a, bits, 42) !=
 					  um_ino_map(b, bits, 42), 1);
 }
 
@@ -61,13 +50,13 @@ static void test_overflow_hashes_with_top_bit(void)
 	uint64_t x = um_ino_map(1, 1, big);
 	uint64_t y = um_ino_map(0, 1, big);
 
-	EXPECT_EQ(x >> 63, 1);
-	EXPECT_EQ(y >> 63, 1);
-	EXPECT_EQ(x != y, 1);
+	EXPECT_INT(x >> 63, 1);
+	EXPECT_INT(y >> 63, 1);
+	EXPECT_INT(x != y, 1);
 	/* Stable: the same input gives the same number every time. */
-	EXPECT_EQ(um_ino_map(1, 1, big), x);
+	EXPECT_INT(um_ino_map(1, 1, big), x);
 	/* Never equal to a mapped (non-hashed) number, whose top bit is 0. */
-	EXPECT_EQ(um_ino_map(1, 1, 3) >> 63, 0);
+	EXPECT_INT(um_ino_map(1, 1, 3) >> 63, 0);
 }
 
 int main(void)
@@ -77,10 +66,5 @@ int main(void)
 	test_fsid_in_high_bits();
 	test_same_ino_other_fs_differs();
 	test_overflow_hashes_with_top_bit();
-	if (failures) {
-		fprintf(stderr, "%d failure(s)\n", failures);
-		return 1;
-	}
-	printf("ino: all tests passed\n");
-	return 0;
+	return expect_report("ino");
 }

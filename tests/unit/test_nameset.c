@@ -7,18 +7,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "expect.h"
 #include "nameset.h"
-
-static int failures;
-
-#define EXPECT(cond)                                                          \
-	do {                                                                  \
-		if (!(cond)) {                                                \
-			fprintf(stderr, "%s:%d: expected %s\n", __FILE__,     \
-				__LINE__, #cond);                             \
-			failures++;                                           \
-		}                                                             \
-	} while (0)
 
 static bool maybe(struct um_nameset *s, const char *name)
 {
@@ -96,10 +86,5 @@ int main(void)
 	test_add_and_grow();
 	test_oci_flag();
 	test_read_directory();
-	if (failures) {
-		fprintf(stderr, "%d failure(s)\n", failures);
-		return 1;
-	}
-	printf("nameset: all tests passed\n");
-	return 0;
+	return expect_report("nameset");
 }

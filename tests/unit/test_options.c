@@ -7,40 +7,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "expect.h"
 #include "options.h"
-
-static int failures;
-
-#define EXPECT(cond)                                                           \
-	do {                                                                   \
-		if (!(cond)) {                                                 \
-			fprintf(stderr, "%s:%d: expected %s\n", __FILE__,      \
-				__LINE__, #cond);                              \
-			failures++;                                            \
-		}                                                              \
-	} while (0)
-
-#define EXPECT_INT(got, want)                                                  \
-	do {                                                                   \
-		long long g_ = (got), w_ = (want);                             \
-		if (g_ != w_) {                                                \
-			fprintf(stderr, "%s:%d: %s: got %lld, want %lld\n",    \
-				__FILE__, __LINE__, #got, g_, w_);             \
-			failures++;                                            \
-		}                                                              \
-	} while (0)
-
-#define EXPECT_STR(got, want)                                                  \
-	do {                                                                   \
-		const char *g_ = (got), *w_ = (want);                          \
-		if ((g_ == NULL) != (w_ == NULL) || (g_ && strcmp(g_, w_))) {  \
-			fprintf(stderr,                                        \
-				"%s:%d: %s: got \"%s\", want \"%s\"\n",        \
-				__FILE__, __LINE__, #got, g_ ? g_ : "(null)",  \
-				w_ ? w_ : "(null)");                           \
-			failures++;                                            \
-		}                                                              \
-	} while (0)
 
 /* The lowers of cfg joined with '|', for one comparison. */
 static const char *joined(const struct um_config *cfg)
@@ -859,10 +827,5 @@ int main(void)
 	test_cmdline_help_version();
 	test_cmdline_errors();
 	test_usage();
-	if (failures) {
-		fprintf(stderr, "%d failure(s)\n", failures);
-		return 1;
-	}
-	printf("options: all tests passed\n");
-	return 0;
+	return expect_report("options");
 }

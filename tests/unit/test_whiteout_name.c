@@ -3,30 +3,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "expect.h"
 #include "whiteout.h"
-
-static int failures;
-
-#define EXPECT(cond)                                                          \
-	do {                                                                  \
-		if (!(cond)) {                                                \
-			fprintf(stderr, "%s:%d: expected %s\n", __FILE__,     \
-				__LINE__, #cond);                             \
-			failures++;                                           \
-		}                                                             \
-	} while (0)
-
-#define EXPECT_STR(got, want)                                                 \
-	do {                                                                  \
-		const char *g_ = (got), *w_ = (want);                         \
-		if ((g_ == NULL) != (w_ == NULL) ||                           \
-		    (g_ && strcmp(g_, w_))) {                                 \
-			fprintf(stderr, "%s:%d: %s: got \"%s\", want \"%s\"\n", \
-				__FILE__, __LINE__, #got, g_ ? g_ : "(null)", \
-				w_ ? w_ : "(null)");                          \
-			failures++;                                           \
-		}                                                             \
-	} while (0)
 
 static void test_oci_target(void)
 {
@@ -71,10 +49,5 @@ int main(void)
 	test_oci_target();
 	test_oci_opaque();
 	test_private_xattrs();
-	if (failures) {
-		fprintf(stderr, "%d failure(s)\n", failures);
-		return 1;
-	}
-	printf("whiteout_name: all tests passed\n");
-	return 0;
+	return expect_report("whiteout_name");
 }
