@@ -152,6 +152,20 @@ ssize_t um_xattr_list(struct um_fs *fs, struct um_inode *inode, char *buf,
 	return r;
 }
 
+/* Copy up for a change of xattr name and find the object.  0 or -errno. */
+static int prepare_change(struct um_fs *fs, struct um_inode *inode,
+			  const char *name, struct objpath *o)
+{
+	int r = um_copyup(fs, inode, 0);
+
+	o->path = NULL;
+	o->fd = -1;
+	if (r < 0)
+		return r;
+	forget_caps(inode, name);
+	return object_path(fs, inode, o);
+}
+
 int um_xattr_set(struct um_fs *fs, struct um_inode *inode, const char *name,
 		 const void *val, size_t size, int flags)
 {
@@ -162,11 +176,7 @@ int um_xattr_set(struct um_fs *fs, struct um_inode *inode, const char *name,
 		return -EOPNOTSUPP;
 	if (!fs->upper)
 		return -EROFS;
-	r = um_copyup(fs, inode, 0);
-	if (r < 0)
-		return r;
-	forget_caps(inode, name);
-	r = object_path(fs, inode, &o);
+	r = prepare_change(fs, inode, name, &o);
 	if (r == 0) {
 		r = o.follow ? setxattr(o.path, name, val, size, flags) :
 			       lsetxattr(o.path, name, val, size, flags);
@@ -192,11 +202,7 @@ int um_xattr_remove(struct um_fs *fs, struct um_inode *inode,
 		if (r < 0)
 			return r;
 	}
-	r = um_copyup(fs, inode, 0);
-	if (r < 0)
-		return r;
-	forget_caps(inode, name);
-	r = object_path(fs, inode, &o);
+	r = prepare_change(fs, inode, name, &o);
 	if (r == 0) {
 		r = o.follow ? removexattr(o.path, name) :
 			       lremovexattr(o.path, name);
