@@ -164,6 +164,14 @@ def _setup():
         if rc != 0:
             print('FAIL setup: useradd -m %s: %s' % (USER, err.strip()))
             sys.exit(1)
+    # useradd gives a new user a subordinate id range where login.defs
+    # says so; make sure of it, the mapped-range case needs one.
+    if _subid_start(USER) is None:
+        rc, _o, err = run_logged(['usermod', '--add-subuids', '200000-265535',
+                                  '--add-subgids', '200000-265535', USER])
+        if rc != 0:
+            print('FAIL setup: usermod --add-subuids: %s' % err.strip())
+            sys.exit(1)
     if libc.unshare(CLONE_NEWNS) != 0:
         print('FAIL setup: unshare(CLONE_NEWNS): %s' %
               os.strerror(ctypes.get_errno()))
