@@ -140,7 +140,11 @@ static int new_inode(struct um_fs *fs, struct um_inode *dir, int udfd,
 	}
 	lk.ino = um_ino_map(fs->upper->fsid, fs->fsid_bits, lk.st.st_ino);
 	*out = um_inode_get(fs, &lk, dir, name);
-	return *out ? 0 : -ENOMEM;
+	if (!*out)
+		return -ENOMEM;
+	/* New: no file capability, which the kernel asks about per write. */
+	__atomic_store_n(&(*out)->no_caps, true, __ATOMIC_RELAXED);
+	return 0;
 }
 
 int um_dir_create(struct um_fs *fs, struct um_inode *dir, const char *name,
