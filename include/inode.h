@@ -55,9 +55,6 @@ struct um_real {
 };
 struct um_real um_inode_real(struct um_inode *inode);
 
-/* The inode's parent (referenced) and a copy of its name. */
-int um_inode_name(struct um_fs *fs, struct um_inode *inode,
-		  struct um_inode **parent, char **name);
 /* After a rename: move inode to (parent, name). */
 int um_inode_set_name(struct um_fs *fs, struct um_inode *inode,
 		      struct um_inode *parent, const char *name);

@@ -130,26 +130,16 @@ int um_attr_get(struct um_fs *fs, struct um_inode *inode, struct stat *st)
 }
 
 /* utimensat on the object itself, also when it is a symlink. */
-static int set_times(struct um_fs *fs, struct um_inode *inode, int fd,
-		     const struct timespec ts[2])
+/*
+ * utimensat on the object itself, a symlink too: the fd's magic link is
+ * resolved to the object and never past it.
+ */
+static int set_times(int fd, const struct timespec ts[2])
 {
 	char path[UM_PROCPATH_MAX];
-	struct um_inode *parent;
-	char *name;
-	int r;
 
-	if (!S_ISLNK(inode->type)) {
-		um_procpath(path, fd);
-		return utimensat(AT_FDCWD, path, ts, 0) < 0 ? -errno : 0;
-	}
-	r = um_inode_name(fs, inode, &parent, &name);
-	if (r < 0)
-		return r;
-	r = utimensat(um_inode_real(parent).fd, name, ts, AT_SYMLINK_NOFOLLOW);
-	r = r < 0 ? -errno : 0;
-	free(name);
-	um_inode_unref(fs, parent, 1);
-	return r;
+	um_procpath(path, fd);
+	return utimensat(AT_FDCWD, path, ts, 0) < 0 ? -errno : 0;
 }
 
 int um_attr_set(struct um_fs *fs, struct um_inode *inode,
@@ -235,7 +225,7 @@ int um_attr_set(struct um_fs *fs, struct um_inode *inode,
 			ts[1].tv_nsec = UTIME_NOW;
 		else if (valid & UM_SET_MTIME)
 			ts[1] = attr->st_mtim;
-		r = set_times(fs, inode, fd_path, ts);
+		r = set_times(fd_path, ts);
 		if (r < 0)
 			return r;
 	}

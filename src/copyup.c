@@ -73,14 +73,13 @@ static int copy_data(int src, int dst, off_t size)
 }
 
 /*
- * Copy the xattrs of src to dst (both objects themselves, never a final
- * symlink's target).  src is either a /proc/self/fd magic link, which
- * only the following calls resolve (follow), or a path whose last
- * component is the object (a symlink).
+ * Copy the xattrs of src to dst, both the objects themselves (a symlink's
+ * own): src is a /proc/self/fd magic link, resolved to its object by the
+ * following calls and never past it; dst's last component is the object.
  */
-static int copy_xattrs(const char *src, bool follow, const char *dst)
+static int copy_xattrs(const char *src, const char *dst)
 {
-	ssize_t len = follow ? listxattr(src, NULL, 0) : llistxattr(src, NULL, 0);
+	ssize_t len = listxattr(src, NULL, 0);
 	_cleanup_free_ char *names = NULL;
 	_cleanup_free_ char *val = NULL;
 	size_t cap = 0;
@@ -90,7 +89,7 @@ static int copy_xattrs(const char *src, bool follow, const char *dst)
 	names = malloc(len);
 	if (!names)
 		return -ENOMEM;
-	len = follow ? listxattr(src, names, len) : llistxattr(src, names, len);
+	len = listxattr(src, names, len);
 	if (len < 0)
 		return errno == ERANGE ? -EAGAIN : -errno;
 	for (char *n = names; n < names + len; n += strlen(n) + 1) {
@@ -98,8 +97,7 @@ static int copy_xattrs(const char *src, bool follow, const char *dst)
 
 		if (um_is_private_xattr(n))
 			continue;
-		vlen = follow ? getxattr(src, n, NULL, 0) :
-				lgetxattr(src, n, NULL, 0);
+		vlen = getxattr(src, n, NULL, 0);
 		if (vlen < 0)
 			continue;
 		if ((size_t)vlen + 1 > cap) {
@@ -109,8 +107,7 @@ static int copy_xattrs(const char *src, bool follow, const char *dst)
 			if (!val)
 				return -ENOMEM;
 		}
-		vlen = follow ? getxattr(src, n, val, cap) :
-				lgetxattr(src, n, val, cap);
+		vlen = getxattr(src, n, val, cap);
 		if (vlen < 0)
 			continue;
 		if (lsetxattr(dst, n, val, vlen, 0) < 0) {
@@ -185,17 +182,8 @@ static int build_copy(struct um_fs *fs, struct um_inode *inode, int sfd,
 		break;
 	}
 
-	if (!r && !S_ISLNK(st->st_mode)) {
-		r = copy_xattrs(src, true, dst);
-	} else if (!r) {
-		/* A symlink is named through its parent, not its fd. */
-		const char *name;
-		int dirfd;
-		_cleanup_free_ char *lsrc = NULL;
-		if (um_inode_locate_locked(inode, &dirfd, &name) == 0 &&
-		    (lsrc = um_procpath_at(dirfd, name)))
-			r = copy_xattrs(lsrc, false, dst);
-	}
+	if (!r)
+		r = copy_xattrs(src, dst);
 	if (!r && fs->can_chown &&
 	    fchownat(fs->workfd, tmp, st->st_uid, st->st_gid,
 		     AT_SYMLINK_NOFOLLOW) < 0 && errno != EPERM)

@@ -212,24 +212,6 @@ struct um_real um_inode_real(struct um_inode *inode)
 	return r;
 }
 
-int um_inode_name(struct um_fs *fs, struct um_inode *inode,
-		  struct um_inode **parent, char **name)
-{
-	pthread_mutex_lock(&inode->lock);
-	*parent = inode->parent;
-	*name = inode->name ? strdup(inode->name) : NULL;
-	if (*parent)
-		um_inode_ref(fs, *parent);
-	pthread_mutex_unlock(&inode->lock);
-	if (!*name) {
-		if (*parent)
-			um_inode_unref(fs, *parent, 1);
-		*parent = NULL;
-		return -ENOMEM;
-	}
-	return 0;
-}
-
 int um_inode_set_name(struct um_fs *fs, struct um_inode *inode,
 		      struct um_inode *parent, const char *name)
 {

@@ -26,58 +26,31 @@ static void forget_caps(struct um_inode *inode, const char *name)
 }
 
 /*
- * A path that names the object itself.  The fd's magic link does, but the
- * l*xattr calls would stop at the link, so a symlink is named through its
- * parent directory in the same layer instead.
+ * A path that names the object itself: the magic link of an O_PATH fd on
+ * it.  The kernel resolves it to that very object and never past it, so
+ * the following *xattr calls reach a symlink's own xattrs; and the fd is
+ * the pinned one of a hard link, whose recorded name may be gone.
  */
 struct objpath {
-	char *path;
+	char path[UM_PROCPATH_MAX];
 	int fd;			/* to close after use, or -1 */
-	bool follow;
 };
 
 static void objpath_release(struct objpath *o)
 {
-	free(o->path);
 	if (o->fd >= 0)
 		close(o->fd);
+	o->fd = -1;
 }
 
 static int object_path(struct um_fs *fs, struct um_inode *inode,
 		       struct objpath *o)
 {
-	struct um_inode *parent;
-	char *name;
-	int pfd = -1, layer;
-
-	o->path = NULL;
-	o->fd = -1;
-	o->follow = !S_ISLNK(inode->type);
-	if (o->follow) {
-		o->fd = um_inode_path(fs, inode, NULL);
-		if (o->fd < 0)
-			return o->fd;
-		o->path = malloc(UM_PROCPATH_MAX);
-		if (!o->path)
-			return -ENOMEM;
-		um_procpath(o->path, o->fd);
-		return 0;
-	}
-	layer = um_inode_real(inode).layer;
-	if (um_inode_name(fs, inode, &parent, &name) < 0)
-		return -ENOMEM;
-	if (layer == 0) {
-		pfd = um_inode_real(parent).fd;
-	} else {
-		for (int i = 0; i < parent->nlowers; i++)
-			if (parent->lowers[i].layer == layer)
-				pfd = parent->lowers[i].fd;
-	}
-	if (pfd >= 0)
-		o->path = um_procpath_at(pfd, name);
-	free(name);
-	um_inode_unref(fs, parent, 1);
-	return o->path ? 0 : -ESTALE;
+	o->fd = um_inode_path(fs, inode, NULL);
+	if (o->fd < 0)
+		return o->fd;
+	um_procpath(o->path, o->fd);
+	return 0;
 }
 
 ssize_t um_xattr_get(struct um_fs *fs, struct um_inode *inode,
@@ -93,8 +66,7 @@ ssize_t um_xattr_get(struct um_fs *fs, struct um_inode *inode,
 		return -ENODATA;
 	r = object_path(fs, inode, &o);
 	if (r == 0) {
-		r = o.follow ? getxattr(o.path, name, buf, size) :
-			       lgetxattr(o.path, name, buf, size);
+		r = getxattr(o.path, name, buf, size);
 		r = r < 0 ? -errno : r;
 	}
 	objpath_release(&o);
@@ -104,22 +76,20 @@ ssize_t um_xattr_get(struct um_fs *fs, struct um_inode *inode,
 	return r;
 }
 
-static ssize_t list_filtered(const char *path, bool follow, char *buf,
-			     size_t size)
+static ssize_t list_filtered(const char *path, char *buf, size_t size)
 {
 	_cleanup_free_ char *all = NULL;
 	ssize_t len, out = 0;
 
 	for (;;) {
-		len = follow ? listxattr(path, NULL, 0) : llistxattr(path, NULL, 0);
+		len = listxattr(path, NULL, 0);
 		if (len <= 0)
 			return len < 0 ? -errno : 0;
 		free(all);
 		all = malloc(len);
 		if (!all)
 			return -ENOMEM;
-		len = follow ? listxattr(path, all, len) :
-			       llistxattr(path, all, len);
+		len = listxattr(path, all, len);
 		if (len >= 0)
 			break;
 		if (errno != ERANGE)
@@ -147,7 +117,7 @@ ssize_t um_xattr_list(struct um_fs *fs, struct um_inode *inode, char *buf,
 
 	r = object_path(fs, inode, &o);
 	if (r == 0)
-		r = list_filtered(o.path, o.follow, buf, size);
+		r = list_filtered(o.path, buf, size);
 	objpath_release(&o);
 	return r;
 }
@@ -158,7 +128,6 @@ static int prepare_change(struct um_fs *fs, struct um_inode *inode,
 {
 	int r = um_copyup(fs, inode, 0);
 
-	o->path = NULL;
 	o->fd = -1;
 	if (r < 0)
 		return r;
@@ -178,8 +147,7 @@ int um_xattr_set(struct um_fs *fs, struct um_inode *inode, const char *name,
 		return -EROFS;
 	r = prepare_change(fs, inode, name, &o);
 	if (r == 0) {
-		r = o.follow ? setxattr(o.path, name, val, size, flags) :
-			       lsetxattr(o.path, name, val, size, flags);
+		r = setxattr(o.path, name, val, size, flags);
 		r = r < 0 ? -errno : 0;
 	}
 	objpath_release(&o);
@@ -204,8 +172,7 @@ int um_xattr_remove(struct um_fs *fs, struct um_inode *inode,
 	}
 	r = prepare_change(fs, inode, name, &o);
 	if (r == 0) {
-		r = o.follow ? removexattr(o.path, name) :
-			       lremovexattr(o.path, name);
+		r = removexattr(o.path, name);
 		r = r < 0 ? -errno : 0;
 	}
 	objpath_release(&o);

@@ -195,5 +195,28 @@ def posix_acl():
                    u.m('f'), 'system.posix_acl_access')
 
 
+@case
+def hardlinked_symlink_after_first_name_removed():
+    # The daemon records one name per inode; after a remount it is the one
+    # looked up first.  Removing that name must not cut the others off.
+    with Union(lowers=1) as u:
+        symlink('../x', u.l(1, 'e/b'))
+        mkdir(u.l(1, 'd'))
+        u.mount()
+        os.link(u.m('e/b'), u.m('d/tmp'), follow_symlinks=False)
+        u.remount()
+        os.lstat(u.m('d/tmp'))
+        os.lstat(u.m('e/b'))
+        os.unlink(u.m('d/tmp'))
+        os.setxattr(u.m('e/b'), 'trusted.t', b'v', follow_symlinks=False)
+        eq(os.getxattr(u.m('e/b'), 'trusted.t', follow_symlinks=False), b'v',
+           'getxattr of e/b')
+        eq(os.listxattr(u.m('e/b'), follow_symlinks=False), ['trusted.t'],
+           'listxattr of e/b')
+        os.utime(u.m('e/b'), ns=(10**9, 2 * 10**9), follow_symlinks=False)
+        eq(os.lstat(u.m('e/b')).st_mtime_ns, 2 * 10**9, 'mtime of e/b')
+        eq(os.readlink(u.m('e/b')), '../x', 'target of e/b')
+
+
 if __name__ == '__main__':
     main()
