@@ -68,6 +68,9 @@ void um_inode_set_upper(struct um_fs *fs, struct um_inode *inode, int fd,
  */
 void um_inode_unhash(struct um_fs *fs, struct um_inode *inode);
 
+/* Undo um_inode_unhash() when the removal failed. */
+void um_inode_rehash(struct um_fs *fs, struct um_inode *inode);
+
 /* The name was removed: an open file now shows st_nlink 0. */
 void um_inode_mark_unlinked(struct um_inode *inode);
 

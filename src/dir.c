@@ -272,7 +272,14 @@ int um_dir_unlink(struct um_fs *fs, struct um_inode *dir, const char *name)
 	/* It may still be open: keep it reachable once the name is gone. */
 	um_inode_pin(child);
 	real = um_inode_real(child);
+	/*
+	 * Out of the table before the name goes: the moment it is gone the
+	 * file system may give its inode number to a new object, which a
+	 * concurrent create must not take for this one.
+	 */
 	last = last_name(child);
+	if (last)
+		um_inode_unhash(fs, child);
 	if (real.layer == 0 && !um_lower_has(fs, dir, name))
 		r = unlinkat(udfd, name, 0) < 0 ? -errno : 0;
 	else
@@ -281,8 +288,8 @@ int um_dir_unlink(struct um_fs *fs, struct um_inode *dir, const char *name)
 		um_readdir_changed(dir);
 	if (r == 0 && real.layer != 0)
 		um_inode_mark_unlinked(child);
-	if (r == 0 && last)
-		um_inode_unhash(fs, child);
+	if (r < 0 && last)
+		um_inode_rehash(fs, child);
 out:
 	um_inode_unref(fs, child, 1);
 	return r;
@@ -491,8 +498,11 @@ int um_dir_rename(struct um_fs *fs, struct um_inode *olddir,
 		if (S_ISDIR(dst->type) && (r = clear_markers(dst)) < 0)
 			goto out;
 		um_inode_pin(dst);
-		if (!S_ISDIR(dst->type) && last_name(dst))
+		/* Out of the table before its number can be reused. */
+		if (!S_ISDIR(dst->type) && last_name(dst)) {
 			dst_last = true;
+			um_inode_unhash(fs, dst);
+		}
 	} else if (chardev_whiteout_at(nudfd, newname)) {
 		if (S_ISDIR(src->type) && unlinkat(nudfd, newname, 0) < 0) {
 			r = -errno;
@@ -511,6 +521,8 @@ int um_dir_rename(struct um_fs *fs, struct um_inode *olddir,
 	}
 	if (r < 0) {
 		r = -errno;
+		if (dst_last)
+			um_inode_rehash(fs, dst);
 		goto out;
 	}
 	um_readdir_changed(olddir);
@@ -529,8 +541,6 @@ int um_dir_rename(struct um_fs *fs, struct um_inode *olddir,
 		um_inode_set_name(fs, dst, olddir, oldname);
 	else if (dst)
 		um_inode_mark_unlinked(dst);
-	if (dst_last)
-		um_inode_unhash(fs, dst);
 out:
 	if (dst)
 		um_inode_unref(fs, dst, 1);

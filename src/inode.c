@@ -306,3 +306,16 @@ void um_inode_unhash(struct um_fs *fs, struct um_inode *inode)
 	}
 	pthread_mutex_unlock(&fs->table_lock);
 }
+
+void um_inode_rehash(struct um_fs *fs, struct um_inode *inode)
+{
+	struct um_inode *other;
+
+	pthread_mutex_lock(&fs->table_lock);
+	HASH_FIND_KEY(fs->table, &inode->key, other);
+	if (!inode->hashed && !other) {
+		HASH_ADD(hh, fs->table, key, sizeof(struct um_key), inode);
+		inode->hashed = true;
+	}
+	pthread_mutex_unlock(&fs->table_lock);
+}
