@@ -74,6 +74,12 @@ void um_inode_rehash(struct um_fs *fs, struct um_inode *inode);
 /* The name was removed: an open file now shows st_nlink 0. */
 void um_inode_mark_unlinked(struct um_inode *inode);
 
+/*
+ * The inode of the real object (dev, ino), with one more reference, if the
+ * table has it (not for names of a hard-linked lower file), else NULL.
+ */
+struct um_inode *um_inode_find(struct um_fs *fs, dev_t dev, ino_t ino);
+
 /* Presented st_ino of an inode that is in the table with key, or 0. */
 uint64_t um_inode_cached_ino(struct um_fs *fs, dev_t dev, ino_t ino);
 

@@ -13,6 +13,8 @@ struct um_dirent {
 	char *name;
 	uint64_t ino;
 	unsigned char type;	/* DT_* */
+	dev_t dev;		/* the real object it shows (0 for . and ..): */
+	ino_t real_ino;		/* its inode, if known, is found by these */
 };
 
 /*

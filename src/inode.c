@@ -319,3 +319,16 @@ void um_inode_rehash(struct um_fs *fs, struct um_inode *inode)
 	}
 	pthread_mutex_unlock(&fs->table_lock);
 }
+
+struct um_inode *um_inode_find(struct um_fs *fs, dev_t dev, ino_t ino)
+{
+	struct um_key key = { .dev = dev, .ino = ino };
+	struct um_inode *inode;
+
+	pthread_mutex_lock(&fs->table_lock);
+	HASH_FIND_KEY(fs->table, &key, inode);
+	if (inode)
+		inode->refs++;
+	pthread_mutex_unlock(&fs->table_lock);
+	return inode;
+}

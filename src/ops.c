@@ -460,8 +460,16 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size,
 						d->name, &e.attr, i + 1);
 		} else {
 			bool dot = !strcmp(d->name, ".") || !strcmp(d->name, "..");
-			if (!dot && um_lookup_inode(fs, dir, d->name, &inode) == 0 &&
-			    make_entry(fs, inode, &e) < 0) {
+			/*
+			 * An object the kernel knows already needs no walk
+			 * through the layers: the listing says which it is.
+			 */
+			if (!dot && d->dev)
+				inode = um_inode_find(fs, d->dev, d->real_ino);
+			if (!dot && !inode &&
+			    um_lookup_inode(fs, dir, d->name, &inode) < 0)
+				inode = NULL;
+			if (inode && make_entry(fs, inode, &e) < 0) {
 				um_inode_unref(fs, inode, 1);
 				inode = NULL;
 				memset(&e, 0, sizeof(e));

@@ -78,6 +78,8 @@ static int add_entry(struct merge *m, const char *name, uint64_t ino,
 		return -ENOMEM;
 	h->ents[h->n].ino = ino;
 	h->ents[h->n].type = type;
+	h->ents[h->n].dev = 0;
+	h->ents[h->n].real_ino = 0;
 	h->n++;
 	return 0;
 }
@@ -159,6 +161,10 @@ static int read_layer(struct merge *m, int layer, int dirfd, bool xwh)
 			ino = um_ino_of(fs, layer, dirfd, name, &st);
 		}
 		r = add_entry(m, name, ino, de->d_type);
+		if (r == 0) {
+			m->h->ents[m->h->n - 1].dev = fs->layers[layer].dev;
+			m->h->ents[m->h->n - 1].real_ino = de->d_ino;
+		}
 	}
 	closedir(dp);
 	for (size_t i = 0; i < pend.n; i++) {
