@@ -73,7 +73,7 @@ struct um_config {
 	long long squash_uid, squash_gid;
 };
 
-/* Zero the struct and set the defaults (default_permissions on, timeout 1). */
+/* Zero the struct and set the defaults (default_permissions on, timeout 86400). */
 void um_config_init(struct um_config *cfg);
 /* Free everything the struct owns. */
 void um_config_release(struct um_config *cfg);
