@@ -19,6 +19,8 @@ struct um_file {
 
 /* Real open flags for flags the kernel passed. */
 int um_file_flags(int flags);
+/* The same, and read-write where the writeback cache may read. */
+int um_file_real_flags(struct um_fs *fs, int flags);
 /* Open inode, copying it up first when it will change.  0 or -errno. */
 int um_file_open(struct um_fs *fs, struct um_inode *inode, int flags,
 		 struct um_file **out);

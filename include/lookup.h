@@ -33,6 +33,9 @@ int um_lookup_name(struct um_fs *fs, struct um_inode *dir, const char *name,
 		   struct um_lookup *lk);
 void um_lookup_release(struct um_lookup *lk);
 
+/* "parent/name" (just "name" below the root ""), malloc'ed, or NULL. */
+char *um_lookup_child_path(const char *parent, const char *name);
+
 /* Lookup and get the inode with one reference.  0 or -errno. */
 int um_lookup_inode(struct um_fs *fs, struct um_inode *dir, const char *name,
 		    struct um_inode **out);

@@ -129,7 +129,6 @@ int um_attr_get(struct um_fs *fs, struct um_inode *inode, struct stat *st)
 	return 0;
 }
 
-/* utimensat on the object itself, also when it is a symlink. */
 /*
  * utimensat on the object itself, a symlink too: the fd's magic link is
  * resolved to the object and never past it.

@@ -121,6 +121,17 @@ static int copy_xattrs(const char *src, const char *dst)
 }
 
 /*
+ * Does the copy keep the lower object's inode number (origin xattr)?  Not
+ * a hard-linked lower file: its other names stay below with that number,
+ * and two files must never share one (the kernel without index=on does
+ * the same).
+ */
+static bool keeps_origin(const struct stat *st)
+{
+	return S_ISDIR(st->st_mode) || st->st_nlink == 1;
+}
+
+/*
  * Build the copy of inode (stat st) as tmp in the work directory.
  * Returns 0 or -errno; on error nothing is left behind.
  */
@@ -191,12 +202,7 @@ static int build_copy(struct um_fs *fs, struct um_inode *inode, int sfd,
 	if (!r && !S_ISLNK(st->st_mode) &&
 	    fchmodat(fs->workfd, tmp, st->st_mode & 07777, 0) < 0)
 		r = -errno;
-	/*
-	 * Keep the inode number, except for a hard-linked lower file: its
-	 * other names stay below with that number, and two files must never
-	 * share one (the kernel without index=on does the same).
-	 */
-	if (!r && (S_ISDIR(st->st_mode) || st->st_nlink == 1)) {
+	if (!r && keeps_origin(st)) {
 		um_origin_xattr(fs, xn);
 		/* user.* xattrs are not allowed on symlinks: best effort. */
 		if (lsetxattr(dst, xn, &inode->ino, sizeof(inode->ino), 0) < 0 &&
@@ -241,7 +247,7 @@ static int copyup_one(struct um_fs *fs, struct um_inode *inode,
 	}
 	um_inode_set_upper(fs, inode, fd, &nst);
 	/* Without an origin the number is the copy's own (hard links). */
-	if (!S_ISDIR(st.st_mode) && st.st_nlink > 1) {
+	if (!keeps_origin(&st)) {
 		inode->ino = um_ino_map(fs->upper->fsid, fs->fsid_bits,
 					nst.st_ino);
 		/* The cached attributes and the parent's listing are stale. */

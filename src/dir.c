@@ -19,6 +19,7 @@
 #include "attr.h"
 #include "copyup.h"
 #include "dir.h"
+#include "file.h"
 #include "ino.h"
 #include "inode.h"
 #include "readdir.h"
@@ -71,12 +72,7 @@ static int make_object(struct um_fs *fs, int dfd, const char *name,
 		break;
 	case S_IFREG:
 		if (how->open_flags >= 0) {
-			int flags = how->open_flags &
-				~(O_CREAT | O_EXCL | O_TRUNC | O_APPEND |
-				  O_DIRECT | O_NOFOLLOW);
-			/* The writeback cache may read a write-only file. */
-			if (fs->writeback && (flags & O_ACCMODE) == O_WRONLY)
-				flags = (flags & ~O_ACCMODE) | O_RDWR;
+			int flags = um_file_real_flags(fs, how->open_flags);
 			fd = openat(dfd, name, flags | O_CREAT | O_EXCL |
 				    O_NOFOLLOW | O_CLOEXEC, how->mode & 07777);
 			if (fd < 0)
@@ -132,8 +128,8 @@ static int new_inode(struct um_fs *fs, struct um_inode *dir, int udfd,
 		lk.fd = openat(udfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
 		if (lk.fd < 0)
 			return -errno;
-		if (asprintf(&lk.lowerpath, "%s%s%s", dir->lowerpath,
-			     *dir->lowerpath ? "/" : "", name) < 0) {
+		lk.lowerpath = um_lookup_child_path(dir->lowerpath, name);
+		if (!lk.lowerpath) {
 			close(lk.fd);
 			return -ENOMEM;
 		}

@@ -15,7 +15,7 @@
 #include "inode.h"
 #include "util.h"
 
-static int real_flags(struct um_fs *fs, int flags)
+int um_file_real_flags(struct um_fs *fs, int flags)
 {
 	/* With the writeback cache the kernel reads to fill partial pages. */
 	if (fs->writeback && (flags & O_ACCMODE) == O_WRONLY)
@@ -82,7 +82,7 @@ int um_file_open(struct um_fs *fs, struct um_inode *inode, int flags,
 			return r;
 	}
 	/* O_TRUNC is kept here: the kernel expects open to truncate. */
-	fd = open_real(inode, real_flags(fs, flags) | (flags & O_TRUNC));
+	fd = open_real(inode, um_file_real_flags(fs, flags) | (flags & O_TRUNC));
 	if (fd == -EACCES && fs->writeback)
 		fd = open_real(inode, um_file_flags(flags) | (flags & O_TRUNC));
 	if (fd < 0)

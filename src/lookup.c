@@ -106,6 +106,17 @@ static struct um_nameset *realdir_names(struct um_realdir *rd)
 	return set;
 }
 
+/*
+ * May a ".wh." marker be there?  Always for the upper (rd NULL), which
+ * changes; for a lower directory, only if its names include one.
+ */
+static bool may_have_oci(struct um_realdir *rd)
+{
+	struct um_nameset *set = rd ? realdir_names(rd) : NULL;
+
+	return !set || set->oci;
+}
+
 /* Can name (or its OCI whiteout) be in this lower directory? */
 static bool realdir_maybe(struct um_realdir *rd, const char *name)
 {
@@ -141,10 +152,7 @@ static int probe(struct um_fs *fs, struct walk *w, int layer, int dfd,
 	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
 		if (errno != ENOENT && errno != ENOTDIR)
 			return -errno;
-		/* The upper (rd NULL) changes: always look there. */
-		if ((!rd || realdir_names(rd) == NULL ||
-		     realdir_names(rd)->oci) &&
-		    um_has_oci_whiteout(dfd, name))
+		if (may_have_oci(rd) && um_has_oci_whiteout(dfd, name))
 			w->stop = true;
 		return 0;
 	}
@@ -255,7 +263,7 @@ static int walk_redirect(struct um_fs *fs, struct walk *w, int layer,
 	return r;
 }
 
-static char *child_path(const char *parent, const char *name)
+char *um_lookup_child_path(const char *parent, const char *name)
 {
 	char *p;
 
@@ -325,7 +333,8 @@ int um_lookup_name(struct um_fs *fs, struct um_inode *dir, const char *name,
 				goto fail;
 		}
 		if (w.nfound && S_ISDIR(lk->st.st_mode))
-			lk->lowerpath = child_path(dir->lowerpath, lname);
+			lk->lowerpath = um_lookup_child_path(dir->lowerpath,
+							     lname);
 	}
 	if (!w.nfound)
 		return -ENOENT;
@@ -378,7 +387,8 @@ bool um_lower_has(struct um_fs *fs, struct um_inode *dir, const char *name)
 		if (!realdir_maybe(&dir->lowers[i], name))
 			continue;
 		if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
-			if (um_has_oci_whiteout(dfd, name))
+			if (may_have_oci(&dir->lowers[i]) &&
+			    um_has_oci_whiteout(dfd, name))
 				return false;
 			continue;
 		}

@@ -102,16 +102,16 @@ static void um_op_init(void *userdata, struct fuse_conn_info *conn)
 	if (conn->capable & FUSE_CAP_POSIX_ACL &&
 	    fs->cfg->default_permissions && !fs->cfg->noacl)
 		conn->want |= FUSE_CAP_POSIX_ACL;
-	/*
-	 * writeback=1: writes gather in the kernel's page cache, as on a
-	 * local file system.  Off by default: SEEK_DATA/SEEK_HOLE and
-	 * copy_file_range then miss data the kernel has not sent yet.
-	 */
 	if (fs->cfg->max_read)
 		conn->max_read = fs->cfg->max_read;
 	/* Reads reply by splicing from the real file: no copy through us. */
 	if (conn->capable & FUSE_CAP_SPLICE_WRITE)
 		conn->want |= FUSE_CAP_SPLICE_WRITE;
+	/*
+	 * writeback=1: writes gather in the kernel's page cache, as on a
+	 * local file system.  Off by default: SEEK_DATA/SEEK_HOLE then miss
+	 * data the kernel has not sent yet.
+	 */
 	if (fs->cfg->writeback && (conn->capable & FUSE_CAP_WRITEBACK_CACHE)) {
 		conn->want |= FUSE_CAP_WRITEBACK_CACHE;
 		fs->writeback = true;

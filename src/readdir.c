@@ -60,8 +60,9 @@ static void seen_free(struct merge *m)
 	}
 }
 
+/* dev and real_ino: the real object shown, 0 for "." and "..". */
 static int add_entry(struct merge *m, const char *name, uint64_t ino,
-		     unsigned char type)
+		     unsigned char type, dev_t dev, ino_t real_ino)
 {
 	struct um_listing *h = m->h;
 
@@ -78,8 +79,8 @@ static int add_entry(struct merge *m, const char *name, uint64_t ino,
 		return -ENOMEM;
 	h->ents[h->n].ino = ino;
 	h->ents[h->n].type = type;
-	h->ents[h->n].dev = 0;
-	h->ents[h->n].real_ino = 0;
+	h->ents[h->n].dev = dev;
+	h->ents[h->n].real_ino = real_ino;
 	h->n++;
 	return 0;
 }
@@ -160,11 +161,8 @@ static int read_layer(struct merge *m, int layer, int dirfd, bool xwh)
 			st.st_ino = de->d_ino;
 			ino = um_ino_of(fs, layer, dirfd, name, &st);
 		}
-		r = add_entry(m, name, ino, de->d_type);
-		if (r == 0) {
-			m->h->ents[m->h->n - 1].dev = fs->layers[layer].dev;
-			m->h->ents[m->h->n - 1].real_ino = de->d_ino;
-		}
+		r = add_entry(m, name, ino, de->d_type, fs->layers[layer].dev,
+			      de->d_ino);
 	}
 	closedir(dp);
 	for (size_t i = 0; i < pend.n; i++) {
@@ -247,9 +245,9 @@ static int build(struct um_fs *fs, struct um_inode *dir, uint64_t version,
 	pthread_mutex_lock(&dir->lock);
 	pino = dir->parent ? dir->parent->ino : dir->ino;
 	pthread_mutex_unlock(&dir->lock);
-	r = add_entry(&m, ".", dir->ino, DT_DIR);
+	r = add_entry(&m, ".", dir->ino, DT_DIR, 0, 0);
 	if (r == 0)
-		r = add_entry(&m, "..", pino, DT_DIR);
+		r = add_entry(&m, "..", pino, DT_DIR, 0, 0);
 	if (r == 0)
 		r = merge_dir(&m, dir);
 	if (r < 0) {
