@@ -22,15 +22,6 @@ enum {
 	UM_SET_CTIME = 1 << 8,
 };
 
-/*
- * xattr_permissions=: the xattr that keeps owner and mode ("uid:gid:0mode",
- * host ids) in place of the real ones, or NULL.
- */
-const char *um_override_xattr(const struct um_fs *fs);
-/* Write it on dfd/name ("": dfd itself).  0 or -errno. */
-int um_override_set(const struct um_fs *fs, int dfd, const char *name,
-		    uid_t uid, gid_t gid, mode_t mode);
-
 /* Apply attr; fd is an open file of the inode or -1.  0 or -errno. */
 int um_attr_set(struct um_fs *fs, struct um_inode *inode,
 		const struct stat *attr, int valid, int fd);

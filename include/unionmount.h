@@ -109,6 +109,10 @@ struct um_fs {
 	unsigned fsid_bits;	/* high st_ino bits that carry the fsid */
 	bool can_mknod;		/* char 0:0 whiteouts can be made in upper */
 	bool can_chown;		/* we may give files to other owners */
+	const char *override_xattr; /* owner/mode/type overrides (see
+				 * override.h) are read from it, or NULL */
+	bool override_always;	/* xattr_permissions=: owner and mode go to
+				 * the override, never to the real object */
 	const char *xattr_ns;	/* "trusted." or "user.": what we write */
 	enum um_whiteout_mode whiteout;
 	double timeout;

@@ -4,6 +4,7 @@
 #define UM_UTIL_H
 
 #include <stddef.h>
+#include <stdio.h>
 #include <sys/types.h>
 
 #include "unionmount.h"
@@ -44,7 +45,14 @@ static inline void um_freep(void *p)
 	extern void free(void *);
 	free(*(void **)p);
 }
+static inline void um_fclosep(void *p)
+{
+	FILE **f = p;
+	if (*f)
+		fclose(*f);
+}
 #define _cleanup_close_ __attribute__((cleanup(um_closep)))
 #define _cleanup_free_ __attribute__((cleanup(um_freep)))
+#define _cleanup_fclose_ __attribute__((cleanup(um_fclosep)))
 
 #endif

@@ -15,75 +15,8 @@
 #include "attr.h"
 #include "copyup.h"
 #include "inode.h"
+#include "override.h"
 #include "util.h"
-
-const char *um_override_xattr(const struct um_fs *fs)
-{
-	switch (fs->cfg->xattr_permissions) {
-	case 1:
-		return "security.fuseoverlayfs.override_stat";
-	case 2:
-		return "user.containers.override_stat";
-	}
-	return NULL;
-}
-
-/* The object dfd/name ("" : dfd itself) as a path for *xattr calls. */
-static char *xattr_path(int dfd, const char *name, bool *follow)
-{
-	char *p;
-
-	*follow = !*name;
-	if (*name)
-		return um_procpath_at(dfd, name);
-	p = malloc(UM_PROCPATH_MAX);
-	if (p)
-		um_procpath(p, dfd);
-	return p;
-}
-
-/* Apply "uid:gid:mode" kept by fuse-overlayfs or us, if there is one. */
-static void apply_override(const struct um_fs *fs, int dfd, const char *name,
-			   struct stat *st)
-{
-	const char *xn = um_override_xattr(fs);
-	_cleanup_free_ char *p = NULL;
-	unsigned long uid, gid, mode;
-	char val[128];
-	bool follow;
-	ssize_t n;
-
-	if (!xn || !(p = xattr_path(dfd, name, &follow)))
-		return;
-	n = follow ? getxattr(p, xn, val, sizeof(val) - 1) :
-		     lgetxattr(p, xn, val, sizeof(val) - 1);
-	if (n <= 0)
-		return;
-	val[n] = '\0';
-	if (sscanf(val, "%lu:%lu:%lo", &uid, &gid, &mode) != 3)
-		return;
-	st->st_uid = uid;
-	st->st_gid = gid;
-	st->st_mode = (st->st_mode & S_IFMT) | (mode & 07777);
-}
-
-int um_override_set(const struct um_fs *fs, int dfd, const char *name,
-		    uid_t uid, gid_t gid, mode_t mode)
-{
-	const char *xn = um_override_xattr(fs);
-	_cleanup_free_ char *p = NULL;
-	char val[64];
-	bool follow;
-	int r;
-
-	if (!(p = xattr_path(dfd, name, &follow)))
-		return -ENOMEM;
-	snprintf(val, sizeof(val), "%u:%u:0%o", (unsigned)uid, (unsigned)gid,
-		 (unsigned)(mode & 07777));
-	r = follow ? setxattr(p, xn, val, strlen(val), 0) :
-		     lsetxattr(p, xn, val, strlen(val), 0);
-	return r < 0 ? -errno : 0;
-}
 
 /* The owner shown: squashed, or mapped from the id stored below. */
 static void show_owner(const struct um_config *cfg, struct stat *st)
@@ -111,8 +44,11 @@ int um_attr_get(struct um_fs *fs, struct um_inode *inode, struct stat *st)
 	if (r == 0 && fstatat(dfd, name, st,
 			      AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
 		r = -errno;
-	if (r == 0)
-		apply_override(fs, dfd, name, st);
+	if (r == 0 && um_override_xattr(fs)) {
+		struct um_override ov;
+		if (um_override_get(fs, dfd, name, &ov) > 0)
+			um_override_apply(&ov, st);
+	}
 	pthread_mutex_unlock(&inode->lock);
 	if (r < 0)
 		return r;
@@ -141,6 +77,75 @@ static int set_times(int fd, const struct timespec ts[2])
 	return utimensat(AT_FDCWD, path, ts, 0) < 0 ? -errno : 0;
 }
 
+/*
+ * Owner and mode: in the override where the object has one (or
+ * xattr_permissions= says so), else on the real object, falling back to
+ * an override when we may not give it away.
+ */
+static int set_owner_mode(struct um_fs *fs, struct um_inode *inode,
+			  int fd_path, const struct stat *attr, int valid)
+{
+	char path[UM_PROCPATH_MAX];
+	uint32_t uid = (uid_t)-1, gid = (gid_t)-1;
+	struct um_override ov;
+	struct stat real;
+	int have = 0;
+
+	/* Shown ids are stored as the host ids they map to. */
+	if (((valid & UM_SET_UID) &&
+	     !um_idmap_to_host(&fs->cfg->uidmap, attr->st_uid, &uid)) ||
+	    ((valid & UM_SET_GID) &&
+	     !um_idmap_to_host(&fs->cfg->gidmap, attr->st_gid, &gid)))
+		return -EINVAL;
+	um_procpath(path, fd_path);
+	if (fstatat(fd_path, "", &real, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
+		return -errno;
+	if (um_override_xattr(fs)) {
+		have = um_override_get(fs, fd_path, "", &ov);
+		if (have < 0)
+			return have;
+	}
+	if (!have && !fs->override_always && (valid & (UM_SET_UID | UM_SET_GID))) {
+		int r = 0;
+		if (fchownat(fd_path, "", uid, gid,
+			     AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
+			r = -errno;
+		if (r < 0 && !um_override_refused(fs, r))
+			return r;
+		have = r < 0 ? -1 : 0;	/* -1: refused, record it */
+	}
+	if (!have && !fs->override_always) {
+		if (!(valid & UM_SET_MODE))
+			return 0;
+		if (S_ISLNK(inode->type))
+			return -EOPNOTSUPP;
+		return chmod(path, attr->st_mode & 07777) < 0 ? -errno : 0;
+	}
+	if (have <= 0)
+		ov = (struct um_override){ .uid = real.st_uid,
+					   .gid = real.st_gid,
+					   .mode = real.st_mode };
+	else if (!(ov.mode & S_IFMT))
+		ov.mode |= real.st_mode & S_IFMT;	/* say it, now */
+	if (valid & UM_SET_UID)
+		ov.uid = uid;
+	if (valid & UM_SET_GID)
+		ov.gid = gid;
+	if (valid & UM_SET_MODE)
+		ov.mode = (ov.mode & S_IFMT) | (attr->st_mode & 07777);
+	/*
+	 * Standing in for a mode: the real one keeps the object usable by
+	 * us, who may lack the privilege to get past it.
+	 */
+	if (!fs->override_always && (valid & UM_SET_MODE) &&
+	    !S_ISLNK(real.st_mode)) {
+		mode_t keep = S_ISDIR(real.st_mode) ? S_IRWXU : S_IRUSR | S_IWUSR;
+		if (chmod(path, (attr->st_mode & 0777) | keep) < 0)
+			return -errno;
+	}
+	return um_override_set(fs, fd_path, "", &ov);
+}
+
 int um_attr_set(struct um_fs *fs, struct um_inode *inode,
 		const struct stat *attr, int valid, int fd)
 {
@@ -161,48 +166,10 @@ int um_attr_set(struct um_fs *fs, struct um_inode *inode,
 		return fd_path;
 	um_procpath(path, fd_path);
 
-	if (um_override_xattr(fs) &&
-	    (valid & (UM_SET_UID | UM_SET_GID | UM_SET_MODE))) {
-		/* Kept in the xattr, not in the real owner and mode. */
-		struct stat cur;
-		uint32_t uid, gid;
-		r = um_attr_get(fs, inode, &cur);
+	if (valid & (UM_SET_UID | UM_SET_GID | UM_SET_MODE)) {
+		r = set_owner_mode(fs, inode, fd_path, attr, valid);
 		if (r < 0)
 			return r;
-		uid = cur.st_uid;
-		gid = cur.st_gid;
-		if (!um_idmap_to_host(&fs->cfg->uidmap, cur.st_uid, &uid) ||
-		    !um_idmap_to_host(&fs->cfg->gidmap, cur.st_gid, &gid) ||
-		    ((valid & UM_SET_UID) &&
-		     !um_idmap_to_host(&fs->cfg->uidmap, attr->st_uid, &uid)) ||
-		    ((valid & UM_SET_GID) &&
-		     !um_idmap_to_host(&fs->cfg->gidmap, attr->st_gid, &gid)))
-			return -EINVAL;
-		if (valid & UM_SET_MODE)
-			cur.st_mode = attr->st_mode;
-		r = um_override_set(fs, fd_path, "", uid, gid, cur.st_mode);
-		if (r < 0)
-			return r;
-		valid &= ~(UM_SET_UID | UM_SET_GID | UM_SET_MODE);
-	}
-	if (valid & (UM_SET_UID | UM_SET_GID)) {
-		uint32_t uid = (uid_t)-1, gid = (gid_t)-1;
-		/* Shown ids are stored as the host ids they map to. */
-		if ((valid & UM_SET_UID) &&
-		    !um_idmap_to_host(&fs->cfg->uidmap, attr->st_uid, &uid))
-			return -EINVAL;
-		if ((valid & UM_SET_GID) &&
-		    !um_idmap_to_host(&fs->cfg->gidmap, attr->st_gid, &gid))
-			return -EINVAL;
-		if (fchownat(fd_path, "", uid, gid,
-			     AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
-			return -errno;
-	}
-	if (valid & UM_SET_MODE) {
-		if (S_ISLNK(inode->type))
-			return -EOPNOTSUPP;
-		if (chmod(path, attr->st_mode & 07777) < 0)
-			return -errno;
 	}
 	if (valid & UM_SET_SIZE) {
 		if (!S_ISREG(inode->type))

@@ -21,6 +21,7 @@
 #include "copyup.h"
 #include "ino.h"
 #include "inode.h"
+#include "override.h"
 #include "lookup.h"
 #include "readdir.h"
 #include "util.h"
@@ -95,7 +96,7 @@ static int copy_xattrs(const char *src, const char *dst)
 	for (char *n = names; n < names + len; n += strlen(n) + 1) {
 		ssize_t vlen;
 
-		if (um_is_private_xattr(n))
+		if (um_is_private_xattr(n) && !um_is_override_xattr(n))
 			continue;
 		vlen = getxattr(src, n, NULL, 0);
 		if (vlen < 0)
@@ -118,6 +119,34 @@ static int copy_xattrs(const char *src, const char *dst)
 		}
 	}
 	return 0;
+}
+
+/*
+ * The copy tmp in the work dir gets the owner of the original st, or
+ * where we may not give it away, an override that says who it is (unless
+ * the original carried one, copied with its xattrs).
+ */
+static int copy_owner(struct um_fs *fs, const char *tmp, const struct stat *st)
+{
+	struct um_override ov = {
+		.uid = st->st_uid, .gid = st->st_gid, .mode = st->st_mode,
+		.rdev = st->st_rdev,
+	};
+	int r;
+
+	if (fs->can_chown && fchownat(fs->workfd, tmp, st->st_uid, st->st_gid,
+				      AT_SYMLINK_NOFOLLOW) == 0)
+		return 0;
+	r = fs->can_chown ? -errno : -EPERM;
+	if (st->st_uid == geteuid() && st->st_gid == getegid())
+		return 0;
+	if (!um_override_refused(fs, r))
+		return r == -EPERM ? 0 : r;	/* it stays ours */
+	if (um_override_get(fs, fs->workfd, tmp, &ov) > 0)
+		return 0;
+	r = um_override_set(fs, fs->workfd, tmp, &ov);
+	/* user.* xattrs are not allowed on symlinks: it stays ours. */
+	return r < 0 && S_ISLNK(st->st_mode) ? 0 : r;
 }
 
 /*
@@ -195,10 +224,8 @@ static int build_copy(struct um_fs *fs, struct um_inode *inode, int sfd,
 
 	if (!r)
 		r = copy_xattrs(src, dst);
-	if (!r && fs->can_chown &&
-	    fchownat(fs->workfd, tmp, st->st_uid, st->st_gid,
-		     AT_SYMLINK_NOFOLLOW) < 0 && errno != EPERM)
-		r = -errno;
+	if (!r)
+		r = copy_owner(fs, tmp, st);
 	if (!r && !S_ISLNK(st->st_mode) &&
 	    fchmodat(fs->workfd, tmp, st->st_mode & 07777, 0) < 0)
 		r = -errno;

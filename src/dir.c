@@ -22,6 +22,7 @@
 #include "file.h"
 #include "ino.h"
 #include "inode.h"
+#include "override.h"
 #include "readdir.h"
 #include "util.h"
 #include "whiteout.h"
@@ -44,12 +45,45 @@ static bool chardev_whiteout_at(int dfd, const char *name)
 	       S_ISCHR(st.st_mode) && st.st_rdev == makedev(0, 0);
 }
 
+/*
+ * The new object dfd/name belongs to uid:gid.  We made it, so it is ours
+ * already unless someone else asked; where we may not give it away (or
+ * xattr_permissions= says so) an override records the owner, and the
+ * type of a device that a regular file stands in for.
+ */
+static int give_owner(struct um_fs *fs, int dfd, const char *name,
+		      const struct um_new *how, uid_t uid, gid_t gid,
+		      bool emulated)
+{
+	mode_t type = how->mode & S_IFMT;
+	struct um_override ov = {
+		.uid = uid, .gid = gid, .rdev = how->rdev,
+		.mode = type == S_IFLNK ? S_IFLNK | 0777 : how->mode,
+	};
+	int r = 0;
+
+	if (!emulated && !fs->override_always) {
+		if (uid == geteuid() && gid == getegid())
+			return 0;
+		if (fs->can_chown &&
+		    fchownat(dfd, name, uid, gid, AT_SYMLINK_NOFOLLOW) == 0)
+			return 0;
+		r = fs->can_chown ? -errno : -EPERM;
+		if (!um_override_refused(fs, r))
+			return fs->can_chown ? r : 0;
+	}
+	/* user.* xattrs are not allowed on symlinks: it stays ours. */
+	r = um_override_set(fs, dfd, name, &ov);
+	return r < 0 && type == S_IFLNK ? 0 : r;
+}
+
 /* Make the object in dfd/name.  For a regular file, returns its open fd. */
 static int make_object(struct um_fs *fs, int dfd, const char *name,
 		       struct um_new *how, const struct um_cred *cred, gid_t gid)
 {
 	mode_t type = how->mode & S_IFMT;
-	int fd = 0;
+	bool emulated = false;
+	int fd = 0, r;
 
 	if (how->link) {
 		char path[UM_PROCPATH_MAX];
@@ -81,30 +115,27 @@ static int make_object(struct um_fs *fs, int dfd, const char *name,
 		}
 		/* fall through */
 	default:
-		if (mknodat(dfd, name, how->mode, how->rdev) < 0)
+		if (mknodat(dfd, name, how->mode, how->rdev) == 0)
+			break;
+		/* A device we may not make: a file stands in for it. */
+		if ((type != S_IFCHR && type != S_IFBLK) ||
+		    !um_override_refused(fs, -errno))
 			return -errno;
+		fd = openat(dfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
+			    O_CLOEXEC, 0600);
+		if (fd < 0)
+			return -errno;
+		close(fd);
+		fd = 0;
+		emulated = true;
 		break;
 	}
-	/* xattr_permissions=: the owner asked for is kept in the xattr. */
-	if (um_override_xattr(fs)) {
-		int r = um_override_set(fs, dfd, name, cred->uid, gid,
-					type == S_IFLNK ? 0777 : how->mode);
-		if (r < 0 && type != S_IFLNK) {
-			if (fd > 0)
-				close(fd);
-			unlinkat(dfd, name, type == S_IFDIR ? AT_REMOVEDIR : 0);
-			return r;
-		}
-		return fd;
-	}
-	/* We made it: it is ours already unless someone else asked. */
-	if (fs->can_chown && (cred->uid != geteuid() || gid != getegid()) &&
-	    fchownat(dfd, name, cred->uid, gid, AT_SYMLINK_NOFOLLOW) < 0) {
-		int err = -errno;
+	r = give_owner(fs, dfd, name, how, cred->uid, gid, emulated);
+	if (r < 0) {
 		if (fd > 0)
 			close(fd);
 		unlinkat(dfd, name, type == S_IFDIR ? AT_REMOVEDIR : 0);
-		return err;
+		return r;
 	}
 	/* chown drops set-id bits; a directory keeps its inherited S_ISGID. */
 	if (type == S_IFDIR && (how->mode & S_ISGID) && fs->can_chown)

@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/capability.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -122,7 +123,55 @@ static void probe_upper(struct um_fs *fs)
 			fs->xattr_ns = "trusted.";
 		unlinkat(fs->workfd, tmp, AT_REMOVEDIR);
 	}
-	fs->can_chown = geteuid() == 0;
+}
+
+/* Is capability bit cap in our effective set? */
+static bool have_cap(int cap)
+{
+	_cleanup_fclose_ FILE *f = fopen("/proc/self/status", "re");
+	unsigned long long eff;
+	char line[256];
+
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "CapEff: %llx", &eff) == 1)
+			return eff & (1ULL << cap);
+	return geteuid() == 0;
+}
+
+/* Do we run in the initial user namespace, where ids are the host's? */
+static bool in_initial_userns(void)
+{
+	_cleanup_fclose_ FILE *f = fopen("/proc/self/uid_map", "re");
+	unsigned long inside, outside, count;
+
+	return !f || (fscanf(f, "%lu %lu %lu", &inside, &outside, &count) == 3 &&
+		      inside == 0 && outside == 0 && count == 4294967295UL);
+}
+
+/*
+ * Who may own what.  Without the privilege to give objects away or make
+ * devices (rootless), owners and devices asked for are kept in the
+ * override xattr containers-storage uses, and read back from it.
+ */
+static void probe_privilege(struct um_fs *fs)
+{
+	bool chown_cap = have_cap(CAP_CHOWN);
+
+	fs->can_chown = chown_cap;
+	switch (fs->cfg->xattr_permissions) {
+	case 1:
+		fs->override_xattr = "security.fuseoverlayfs.override_stat";
+		fs->override_always = true;
+		break;
+	case 2:
+		fs->override_xattr = "user.containers.override_stat";
+		fs->override_always = true;
+		break;
+	default:
+		if (!chown_cap || !have_cap(CAP_MKNOD) || !in_initial_userns())
+			fs->override_xattr = "user.containers.override_stat";
+		break;
+	}
 }
 
 static int make_root(struct um_fs *fs, char *err, size_t errlen)
@@ -203,6 +252,7 @@ int um_fs_init(struct um_fs *fs, struct um_config *cfg, char *err,
 		if (open_layer(fs, 1 + i, cfg->lowers[i], false, err, errlen) < 0)
 			return -1;
 	assign_fsids(fs);
+	probe_privilege(fs);
 
 	if (fs->upper) {
 		if (open_work(fs, cfg->work, err, errlen) < 0)

@@ -35,3 +35,9 @@ bool um_is_private_xattr(const char *xname)
 			return true;
 	return false;
 }
+
+bool um_is_override_xattr(const char *xname)
+{
+	return !strcmp(xname, "user.containers.override_stat") ||
+	       !strcmp(xname, "security.fuseoverlayfs.override_stat");
+}

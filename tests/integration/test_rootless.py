@@ -99,6 +99,11 @@ def _inner(spec):
         mkfile(join(mnt, 'd/new'), b'N')
         os.rename(join(mnt, 'e'), join(mnt, 'e2'))          # redirect
         mkfile(join(mnt, 'n'), b'n')
+        # copy-up of another's file: it stays theirs (an override where
+        # we may not chown).  The kernel refuses writes to files whose
+        # owner the namespace lacks.
+        if other != OVERFLOW_ID:
+            write(join(mnt, 'o'), b'+', 'ab')
         if spec['chown_to'] is not None:
             os.chown(join(mnt, 'n'), spec['chown_to'], spec['chown_to'])
         else:
@@ -131,12 +136,16 @@ def _merged_after(mnt, spec):
     eq(listing(join(mnt, 'e2')), ['y'], 'listing of renamed e2')
     view = {n: read(join(mnt, n)).decode()
             for n in ('a', 'd/new', 'e2/y', 'n', 'o')}
-    eq(view, {'a': 'a1+', 'd/new': 'N', 'e2/y': 'y2', 'n': 'n', 'o': 'o2'},
+    want_o = 'o2' if spec['other_id'] == OVERFLOW_ID else 'o2+'
+    eq(view, {'a': 'a1+', 'd/new': 'N', 'e2/y': 'y2', 'n': 'n', 'o': want_o},
        'contents after changes')
     sa, sn = os.stat(join(mnt, 'a')), os.stat(join(mnt, 'n'))
+    so = os.stat(join(mnt, 'o'))
     eq_mode(stat.S_IMODE(sa.st_mode), 0o600, 'mode of a')
-    eq([(sa.st_uid, sa.st_gid), (sn.st_uid, sn.st_gid)],
-       [(own, own), (want_n, want_n)], 'owners of a and n')
+    eq([(sa.st_uid, sa.st_gid), (sn.st_uid, sn.st_gid),
+        (so.st_uid, so.st_gid)],
+       [(own, own), (want_n, want_n), (spec['other_id'], spec['other_id'])],
+       'owners of a, n and o (copied up)')
     for gone in ('b', 'e', 'd/x'):
         fails_with(errno.ENOENT, 'stat ' + gone, os.stat, join(mnt, gone))
     return view
@@ -219,14 +228,15 @@ def _subid_start(name):
 
 def _layers(u, owner, other):
     """lower1: a; lower2: a b d/x e/y o.  Everything owned by owner except
-    o, owned by other (an id the inner run may not map)."""
+    o, owned by other (an id the inner run may not map) and writable by
+    all."""
     os.chmod(u.root, 0o755)
     mkfile(u.l(1, 'a'), b'a1')
     mkfile(u.l(2, 'a'), b'a2')
     mkfile(u.l(2, 'b'), b'b2')
     mkfile(u.l(2, 'd/x'), b'x2')
     mkfile(u.l(2, 'e/y'), b'y2')
-    mkfile(u.l(2, 'o'), b'o2', uid=other, gid=other)
+    mkfile(u.l(2, 'o'), b'o2', mode=0o666, uid=other, gid=other)
     for top in (u.root + '/lower1', u.root + '/lower2', u.u(), u.work, u.m()):
         for dirpath, dirs, files in os.walk(top):
             for n in [dirpath] + [join(dirpath, f) for f in files + dirs]:
@@ -287,17 +297,21 @@ def _probe_whiteout(launcher, owner):
         shutil.rmtree(d, ignore_errors=True)
 
 
-def _check_upper(u, fmt, owner, n_owner):
-    """The upper layer seen from the host after the inner run."""
+def _check_upper(u, fmt, owner, n_owner, o_host):
+    """The upper layer seen from the host after the inner run.  o_host:
+    (host owner, override xattr) of the copied-up o, or None: not copied."""
+    o_copied = o_host is not None
     names = listing(u.u())
+    o = ['o'] if o_copied else []
     if fmt == 'chardev':
-        eq(names, ['a', 'b', 'd', 'e', 'e2', 'n'], 'upper listing')
+        eq(names, ['a', 'b', 'd', 'e', 'e2', 'n'] + o, 'upper listing')
         check(_is_chardev_whiteout(u.u('b')) and
               _is_chardev_whiteout(u.u('e')),
               'expected upper/b and upper/e char 0:0 whiteouts')
         eq(listing(u.u('d')), ['new'], 'upper/d listing')
     else:
-        eq(names, ['.wh.b', '.wh.e', 'a', 'd', 'e2', 'n'], 'upper listing')
+        eq(names, ['.wh.b', '.wh.e', 'a', 'd', 'e2', 'n'] + o,
+           'upper listing')
         for w in ('.wh.b', '.wh.e'):
             st = os.lstat(u.u(w))
             check(stat.S_ISREG(st.st_mode) and st.st_size == 0,
@@ -312,6 +326,13 @@ def _check_upper(u, fmt, owner, n_owner):
     eq(owners, {'a': (owner, owner), 'd': (owner, owner),
                 'e2': (owner, owner), 'n': (n_owner, n_owner)},
        'host owners in upper')
+    if o_copied:
+        try:
+            ov = os.getxattr(u.u('o'), 'user.containers.override_stat').decode()
+        except OSError:
+            ov = None
+        eq((os.lstat(u.u('o')).st_uid, ov), o_host,
+           'host owner and override of the copied-up o')
 
 
 def _rootless_case(launcher, owner, other, own_id, other_id, unmount,
@@ -324,8 +345,13 @@ def _rootless_case(launcher, owner, other, own_id, other_id, unmount,
             'own_id': own_id, 'other_id': other_id, 'unmount': unmount,
             'chown_to': chown_to, 'opts': list(opts),
             'chown_errno': errno.EPERM if own_id else errno.EINVAL})
+        # o: copied up; where the user may not chown, its owner is kept
+        # in the override
+        o_host = None if other_id == OVERFLOW_ID else \
+            (other, None) if chown_to is not None else \
+            (owner, '%d:%d:0666:file' % (other, other))
         _check_upper(u, fmt, owner,
-                     host_chown if host_chown is not None else owner)
+                     host_chown if host_chown is not None else owner, o_host)
 
 
 @case(**UM)

@@ -445,10 +445,11 @@ class Union:
             o += ',' + kopts
         return o
 
-    def mount(self, opts=(), argv=None, kopts=None):
+    def mount(self, opts=(), argv=None, kopts=None, wrapper=()):
         """Mount the union.  opts: -o options for unionmount; argv: the
         whole unionmount argument list instead of the default one; kopts:
-        extra kernel overlayfs options replacing redirect_dir=on."""
+        extra kernel overlayfs options replacing redirect_dir=on; wrapper:
+        a command that execs unionmount (e.g. setpriv dropping caps)."""
         if self.snap is None:
             self.snap = {p: snapshot(p) for p in self.lowers}
         if KERNEL:
@@ -461,8 +462,8 @@ class Union:
             return err
         args = list(argv) if argv is not None else self.default_argv(opts)
         if FOREGROUND:
-            return self._mount_foreground(args)
-        rc, out, err = run_logged([UNIONMOUNT] + args)
+            return self._mount_foreground(args, list(wrapper))
+        rc, out, err = run_logged(list(wrapper) + [UNIONMOUNT] + args)
         self.stderr = err
         if sanitizer_report(err):
             raise Fail('sanitizer report while mounting:\n' + err)
@@ -473,11 +474,12 @@ class Union:
             raise Fail('unionmount exited 0 but %s is not mounted' % self.mnt)
         return err
 
-    def _mount_foreground(self, args):
+    def _mount_foreground(self, args, wrapper=()):
         self.nmounts += 1
         self.log = join(self.root, 'daemon.%d.log' % self.nmounts)
         logf = open(self.log, 'wb')
-        self.proc = subprocess.Popen([UNIONMOUNT, '-f'] + args, stdout=logf,
+        self.proc = subprocess.Popen(list(wrapper) + [UNIONMOUNT, '-f'] + args,
+                                     stdout=logf,
                                      stderr=logf, stdin=subprocess.DEVNULL)
         logf.close()
         deadline = time.monotonic() + MOUNT_TIMEOUT
