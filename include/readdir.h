@@ -4,6 +4,7 @@
 #define UM_READDIR_H
 
 #include <pthread.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -29,10 +30,14 @@ struct um_listing {
 	size_t n;
 };
 
-/* An open directory: the listing it reads, taken at offset 0. */
+/*
+ * An open directory: the listing it reads, taken at offset 0, or for a
+ * frozen one, at open.
+ */
 struct um_dirh {
 	pthread_mutex_t lock;	/* protects list */
 	struct um_listing *list;
+	bool frozen;		/* the kernel may cache what it reads */
 };
 
 /* A change to dir's entries: its cached listing is stale. */
@@ -41,6 +46,14 @@ void um_listing_unref(struct um_listing *l);
 
 struct um_dirh *um_dirh_new(void);
 void um_dirh_free(struct um_dirh *h);
+/*
+ * Open dir into h.  A directory that cannot change while it stays what it
+ * is (nothing of it in the upper, or no upper at all) is frozen: its
+ * listing is taken now, every open of it shows the same one, and the
+ * kernel may keep it (cache_readdir).  0 or -errno.
+ */
+int um_readdir_open(struct um_fs *fs, struct um_inode *dir,
+		    struct um_dirh *h);
 /* (Re)build h's listing of dir.  0 or -errno. */
 int um_readdir_load(struct um_fs *fs, struct um_inode *dir,
 		    struct um_dirh *h);

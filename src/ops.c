@@ -414,18 +414,21 @@ static void um_op_opendir(fuse_req_t req, fuse_ino_t ino,
 			  struct fuse_file_info *fi)
 {
 	struct um_dirh *h = um_dirh_new();
+	int r;
 
 	if (!h) {
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
+	r = um_readdir_open(FS(req), um_inode_of(FS(req), ino), h);
+	if (r < 0) {
+		um_dirh_free(h);
+		fuse_reply_err(req, -r);
+		return;
+	}
 	fi->fh = (uint64_t)(uintptr_t)h;
-	/*
-	 * No kernel listing cache (cache_readdir): it is shared by every open
-	 * of the directory while our offsets index each open's own snapshot,
-	 * so concurrent readers of a changing directory could see an entry
-	 * twice.
-	 */
+	fi->cache_readdir = h->frozen;
+	fi->keep_cache = h->frozen;
 	if (fuse_reply_open(req, fi) != 0)
 		um_dirh_free(h);
 }
@@ -445,7 +448,8 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size,
 		return;
 	}
 	pthread_mutex_lock(&h->lock);
-	if (off == 0 || !h->list)
+	/* A rewind reads the directory afresh, unless it is frozen. */
+	if ((off == 0 && !h->frozen) || !h->list)
 		r = um_readdir_load(fs, dir, h);
 	for (size_t i = off; r == 0 && i < h->list->n; i++) {
 		struct um_dirent *d = &h->list->ents[i];

@@ -289,6 +289,35 @@ int um_readdir_load(struct um_fs *fs, struct um_inode *dir,
 	return 0;
 }
 
+/*
+ * Why freezing is safe: the kernel's listing cache is one per directory,
+ * filled and read only through opens that we marked frozen, and it
+ * splices what several such opens read by offset.  Every frozen open of
+ * a directory reads the one listing its lower layers give (they never
+ * change), and a directory leaves that state only by being copied up,
+ * which comes before any change to its entries.  Once it has, opens are
+ * no longer frozen and the kernel drops its cache on the next open.
+ */
+int um_readdir_open(struct um_fs *fs, struct um_inode *dir,
+		    struct um_dirh *h)
+{
+	int r;
+
+	pthread_mutex_lock(&dir->lock);
+	h->frozen = !fs->upper || dir->layer != 0;
+	pthread_mutex_unlock(&dir->lock);
+	if (!h->frozen)
+		return 0;
+	r = um_readdir_load(fs, dir, h);
+	if (r < 0)
+		return r;
+	/* Copied up while we read it?  Then it may differ: not frozen. */
+	pthread_mutex_lock(&dir->lock);
+	h->frozen = !fs->upper || dir->layer != 0;
+	pthread_mutex_unlock(&dir->lock);
+	return 0;
+}
+
 int um_readdir_is_empty(struct um_fs *fs, struct um_inode *dir)
 {
 	struct merge m = { .fs = fs };

@@ -10,7 +10,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from umtest import (Union, case, eq, eq_mode, fails_with, hardlink, listing,
                     main, mkdir, mkfile, oci_opaque, oci_whiteout, opaque,
-                    read, symlink, whiteout, xwhiteout)
+                    read, symlink, whiteout, write, xwhiteout)
 
 
 @case
@@ -270,6 +270,42 @@ def oci_markers_never_listed():
                    u.m('d/.wh.gone'))
         fails_with(errno.ENOENT, 'stat o/.wh..wh..opq', os.lstat,
                    u.m('o/.wh..wh..opq'))
+
+
+@case
+def lower_only_listing_then_changes():
+    """A directory only in a lower layer lists the same on every open (the
+    kernel may keep that listing); its first change shows at once, and a
+    reader that opened it before goes on without repeats or losses."""
+    with Union(lowers=1) as u:
+        names = ['f%04d' % i for i in range(3000)]
+        for n in names:
+            mkfile(u.l(1, 'd/' + n), b'')
+        mkfile(u.l(1, 'd/sub/x'), b'x')
+        u.mount()
+        d = u.m('d')
+        eq(sorted(os.listdir(d)), names + ['sub'], 'first listing of d')
+        eq(sorted(os.listdir(d)), names + ['sub'], 'second listing of d')
+        eq(sorted(os.listdir(u.m('d/sub'))), ['x'], 'listing of d/sub')
+        it = os.scandir(d)
+        first = [next(it).name for _ in range(100)]
+        os.unlink(u.m('d/f0001'))                       # copies d up
+        write(u.m('d/new'), b'n')
+        rest = [e.name for e in it]
+        it.close()
+        seen = first + rest
+        eq(len(seen), len(set(seen)), 'no name twice for the early reader')
+        missing = sorted(set(names[2:] + ['sub']) - set(seen))
+        eq(missing, [], 'untouched names the early reader lost')
+        want = sorted([n for n in names if n != 'f0001'] + ['new', 'sub'])
+        eq(sorted(os.listdir(d)), want, 'listing of d after the changes')
+        os.rename(u.m('d/f0002'), u.m('d/sub/moved'))
+        eq(sorted(os.listdir(u.m('d/sub'))), ['moved', 'x'],
+           'listing of d/sub after a rename into it')
+        want.remove('f0002')
+        eq(sorted(os.listdir(d)), want, 'listing of d after the rename')
+        u.remount()
+        eq(sorted(os.listdir(d)), want, 'listing of d after remount')
 
 
 if __name__ == '__main__':

@@ -334,6 +334,18 @@ CHURN_SECONDS = 4
 
 @case
 def dir_churn_with_readdir_model():
+    _dir_churn(upper_first=True)
+
+
+@case
+def dir_churn_from_a_lower_only_dir():
+    """Readers list d while it still lies only in the lower layer (the
+    kernel may cache such a listing), and go on while writers change it:
+    the first change copies d up, no reader may see a mix of the two."""
+    _dir_churn(upper_first=False)
+
+
+def _dir_churn(upper_first):
     nwriters, nreaders, per = 6, 2, 24
     with Union(lowers=1) as u:
         models = []
@@ -352,7 +364,7 @@ def dir_churn_with_readdir_model():
             mkfile(u.l(1, 'd/' + n), b'stable ' + n.encode())
             stable.add(n)
         u.mount()
-        for k in range(10):
+        for k in range(10 if upper_first else 0):
             n = 'U%d' % k
             write(u.m('d/' + n), b'stable ' + n.encode())
             stable.add(n)
@@ -426,11 +438,13 @@ def dir_churn_with_readdir_model():
             except Exception as e:              # noqa: B902
                 errors.append('reader: %r' % e)
 
-        ts = [threading.Thread(target=writer, args=(t,))
-              for t in range(nwriters)]
-        ts += [threading.Thread(target=reader) for _ in range(nreaders)]
-        for t in ts:
+        ts = [threading.Thread(target=reader) for _ in range(nreaders)]
+        ts += [threading.Thread(target=writer, args=(t,))
+               for t in range(nwriters)]
+        for i, t in enumerate(ts):
             t.start()
+            if i == nreaders - 1 and not upper_first:
+                time.sleep(0.3)         # readers alone on the lower dir
         time.sleep(CHURN_SECONDS)
         stop.set()
         for t in ts:
