@@ -27,8 +27,14 @@
 #include "util.h"
 #include "whiteout.h"
 
+/*
+ * Bytes copied per call; with flush, each chunk's writeback starts as the
+ * next one is copied, so the final fdatasync has little left to wait for.
+ */
+#define COPY_CHUNK (32 << 20)
+
 /* Copy the data extents of src to dst, keeping holes. */
-static int copy_data(int src, int dst, off_t size)
+static int copy_data(int src, int dst, off_t size, bool flush)
 {
 	off_t data = 0, hole;
 
@@ -52,13 +58,15 @@ static int copy_data(int src, int dst, off_t size)
 		}
 		while (data < hole) {
 			loff_t in = data, out = data;
-			ssize_t n = copy_file_range(src, &in, dst, &out,
-						    hole - data, 0);
+			size_t want = hole - data < COPY_CHUNK ?
+				      (size_t)(hole - data) : COPY_CHUNK;
+			ssize_t n = copy_file_range(src, &in, dst, &out, want,
+						    0);
 			if (n < 0 && (errno == EXDEV || errno == EINVAL ||
 				      errno == EOPNOTSUPP || errno == ENOSYS)) {
 				char buf[65536];
-				size_t want = hole - data < (off_t)sizeof(buf) ?
-					      (size_t)(hole - data) : sizeof(buf);
+				if (want > sizeof(buf))
+					want = sizeof(buf);
 				n = pread(src, buf, want, data);
 				if (n > 0)
 					n = pwrite(dst, buf, n, data);
@@ -67,6 +75,9 @@ static int copy_data(int src, int dst, off_t size)
 				return -errno;
 			if (n == 0)
 				break;	/* the file shrank under us */
+			if (flush)
+				sync_file_range(dst, data, n,
+						SYNC_FILE_RANGE_WRITE);
 			data += n;
 		}
 	}
@@ -190,7 +201,7 @@ static int build_copy(struct um_fs *fs, struct um_inode *inode, int sfd,
 			if (in < 0)
 				r = -errno;
 			else
-				r = copy_data(in, out, st->st_size);
+				r = copy_data(in, out, st->st_size, fs->fsync);
 		}
 		/* An fsync'ed copy is durable before it becomes visible. */
 		if (!r && fs->fsync && fdatasync(out) < 0)
