@@ -21,6 +21,7 @@ struct um_lookup {
 	struct um_realdir *lowers; /* dirs: lower parts, fds owned */
 	int nlowers;
 	char *lowerpath;	/* dirs: path of lower parts */
+	bool metacopy;		/* an upper file whose data is below */
 };
 
 /* Names that never reach the layers: too long, or our own markers. */
@@ -47,6 +48,21 @@ bool um_lower_has(struct um_fs *fs, struct um_inode *dir, const char *name);
 uint64_t um_ino_of(struct um_fs *fs, int layer, int dirfd, const char *name,
 		   const struct stat *st);
 
+/*
+ * The data of the metacopy file name in dir: an O_PATH fd on the lower
+ * file of that name, or -EIO where there is none (as the kernel).
+ */
+int um_lookup_data(struct um_fs *fs, struct um_inode *dir, const char *name);
+
+/*
+ * Smallest file metacopy=on leaves the data of below: copying less costs
+ * little, and a file larger than any xattr block stays recognizable by
+ * its size alone.
+ */
+#define UM_METACOPY_MIN (64 << 10)
+
+/* The xattr that marks a metacopy file (see copyup.c). */
+void um_metacopy_xattr(struct um_fs *fs, char buf[64]);
 /* The xattr that keeps the st_ino of a copied-up object. */
 void um_origin_xattr(struct um_fs *fs, char buf[64]);
 void um_redirect_xattr(struct um_fs *fs, char buf[64]);

@@ -51,6 +51,7 @@ struct um_config {
 	 */
 	bool writeback; /* writeback=1: kernel writeback cache */
 	bool no_fsync;	/* fsync=0: copy-ups are not synced */
+	bool metacopy;	/* metacopy=on: metadata changes copy no data */
 	unsigned int max_threads;
 	unsigned int max_idle_threads;
 	/*

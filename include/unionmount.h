@@ -86,6 +86,9 @@ struct um_inode {
 	struct um_inode *parent; /* holds a reference; NULL for the root */
 	char *name;		/* one of its names in parent */
 	bool unlinked;		/* its lower object was whited out */
+	bool metacopy;		/* in the upper without its data, which is
+				 * the lower file of the same name (atomic
+				 * reads outside the lock) */
 	unsigned nopen;		/* open files: keep it reachable on unlink */
 	bool no_caps;		/* known to have no security.capability: the
 				 * kernel asks before every write */

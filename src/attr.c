@@ -15,6 +15,7 @@
 #include "attr.h"
 #include "copyup.h"
 #include "inode.h"
+#include "lookup.h"
 #include "override.h"
 #include "util.h"
 
@@ -44,6 +45,15 @@ int um_attr_get(struct um_fs *fs, struct um_inode *inode, struct stat *st)
 	if (r == 0 && fstatat(dfd, name, st,
 			      AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
 		r = -errno;
+	if (r == 0 && inode->metacopy) {
+		/* Its blocks are those of the data below, as in the kernel. */
+		struct stat dst;
+		int data = um_lookup_data(fs, inode->parent, inode->name);
+		if (data >= 0 && fstat(data, &dst) == 0)
+			st->st_blocks = dst.st_blocks;
+		if (data >= 0)
+			close(data);
+	}
 	if (r == 0 && um_override_xattr(fs)) {
 		struct um_override ov;
 		if (um_override_get(fs, dfd, name, &ov) > 0)
@@ -158,6 +168,8 @@ int um_attr_set(struct um_fs *fs, struct um_inode *inode,
 		return -EROFS;
 	if (valid == UM_SET_SIZE && attr->st_size == 0)
 		flags = UM_COPYUP_NODATA;
+	else if (!(valid & UM_SET_SIZE))
+		flags = UM_COPYUP_META;
 	r = um_copyup(fs, inode, flags);
 	if (r < 0)
 		return r;

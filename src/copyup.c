@@ -176,7 +176,8 @@ static bool keeps_origin(const struct stat *st)
  * Returns 0 or -errno; on error nothing is left behind.
  */
 static int build_copy(struct um_fs *fs, struct um_inode *inode, int sfd,
-		      const struct stat *st, const char *tmp, int flags)
+		      const struct stat *st, const char *tmp, int flags,
+		      bool *meta)
 {
 	char src[UM_PROCPATH_MAX];
 	_cleanup_free_ char *dst = um_procpath_at(fs->workfd, tmp);
@@ -196,7 +197,18 @@ static int build_copy(struct um_fs *fs, struct um_inode *inode, int sfd,
 			O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0600);
 		if (out < 0)
 			return -errno;
-		if (!(flags & UM_COPYUP_NODATA)) {
+		/* metacopy=on: the size and a marker; the data stays below. */
+		*meta = (flags & UM_COPYUP_META) && fs->cfg->metacopy &&
+			keeps_origin(st) && st->st_size > UM_METACOPY_MIN &&
+			!(flags & UM_COPYUP_NODATA);
+		if (*meta) {
+			um_metacopy_xattr(fs, xn);
+			*meta = fsetxattr(out, xn, "", 0, 0) == 0;
+		}
+		if (*meta) {
+			if (ftruncate(out, st->st_size) < 0)
+				r = -errno;
+		} else if (!(flags & UM_COPYUP_NODATA)) {
 			in = um_reopen(sfd, O_RDONLY);
 			if (in < 0)
 				r = -errno;
@@ -204,7 +216,7 @@ static int build_copy(struct um_fs *fs, struct um_inode *inode, int sfd,
 				r = copy_data(in, out, st->st_size, fs->fsync);
 		}
 		/* An fsync'ed copy is durable before it becomes visible. */
-		if (!r && fs->fsync && fdatasync(out) < 0)
+		if (!r && !*meta && fs->fsync && fdatasync(out) < 0)
 			r = -errno;
 		break;
 	}
@@ -260,6 +272,7 @@ static int copyup_one(struct um_fs *fs, struct um_inode *inode,
 	_cleanup_close_ int sfd = um_inode_path_locked(inode);
 	char tmp[64];
 	struct stat st, nst;
+	bool meta = false;
 	int fd, r;
 
 	if (sfd < 0)
@@ -267,7 +280,7 @@ static int copyup_one(struct um_fs *fs, struct um_inode *inode,
 	if (fstatat(sfd, "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
 		return -errno;
 	um_tmpname(fs, tmp);
-	r = build_copy(fs, inode, sfd, &st, tmp, flags);
+	r = build_copy(fs, inode, sfd, &st, tmp, flags, &meta);
 	if (r < 0)
 		return r;
 	if (renameat2(fs->workfd, tmp, pfd, inode->name, RENAME_NOREPLACE) < 0) {
@@ -284,6 +297,7 @@ static int copyup_one(struct um_fs *fs, struct um_inode *inode,
 		return r;
 	}
 	um_inode_set_upper(fs, inode, fd, &nst);
+	__atomic_store_n(&inode->metacopy, meta, __ATOMIC_RELEASE);
 	/* Without an origin the number is the copy's own (hard links). */
 	if (!keeps_origin(&st)) {
 		inode->ino = um_ino_map(fs->upper->fsid, fs->fsid_bits,
@@ -298,6 +312,70 @@ static int copyup_one(struct um_fs *fs, struct um_inode *inode,
 	return 0;
 }
 
+/* Drop the metacopy markers of the upper file at path. */
+static int drop_metacopy(const char *path)
+{
+	static const char *const names[] = { "trusted.overlay.metacopy",
+					     "user.overlay.metacopy" };
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(*names); i++)
+		if (removexattr(path, names[i]) < 0 && errno != ENODATA &&
+		    errno != ENOTSUP && errno != EPERM)
+			return -errno;
+	return 0;
+}
+
+/*
+ * The data of a metacopy file, copied into it in place: until the marker
+ * goes, the data is still read from below, so a crash midway loses
+ * nothing.  Its times stay what they were.  With nodata the caller
+ * empties the file anyway.  Called with inode->lock held.
+ */
+static int copyup_data(struct um_fs *fs, struct um_inode *inode, bool nodata)
+{
+	_cleanup_close_ int up = um_inode_path_locked(inode);
+	_cleanup_close_ int data = -1, in = -1, out = -1;
+	char path[UM_PROCPATH_MAX];
+	struct stat st;
+	int r = 0;
+
+	if (up < 0)
+		return up;
+	um_procpath(path, up);
+	if (fstat(up, &st) < 0)
+		return -errno;
+	out = um_reopen(up, O_WRONLY);
+	if (out < 0 && errno == EACCES && chmod(path, st.st_mode | S_IWUSR) == 0) {
+		out = um_reopen(up, O_WRONLY);
+		chmod(path, st.st_mode & 07777);
+	}
+	if (out < 0)
+		return -errno;
+	if (nodata) {
+		if (ftruncate(out, 0) < 0)
+			return -errno;
+	} else {
+		data = um_lookup_data(fs, inode->parent, inode->name);
+		if (data < 0)
+			return data;
+		in = um_reopen(data, O_RDONLY);
+		if (in < 0)
+			return -errno;
+		r = copy_data(in, out, st.st_size, fs->fsync);
+		if (!r && fs->fsync && fdatasync(out) < 0)
+			r = -errno;
+		if (r < 0)
+			return r;
+		const struct timespec times[2] = { st.st_atim, st.st_mtim };
+		if (futimens(out, times) < 0)
+			return -errno;
+	}
+	r = drop_metacopy(path);
+	if (r == 0)
+		__atomic_store_n(&inode->metacopy, false, __ATOMIC_RELEASE);
+	return r;
+}
+
 int um_copyup(struct um_fs *fs, struct um_inode *inode, int flags)
 {
 	struct um_inode *parent;
@@ -309,8 +387,12 @@ int um_copyup(struct um_fs *fs, struct um_inode *inode, int flags)
 	for (;;) {
 		pthread_mutex_lock(&inode->lock);
 		if (inode->layer == 0) {
+			r = 0;
+			if (inode->metacopy && !(flags & UM_COPYUP_META))
+				r = copyup_data(fs, inode,
+						flags & UM_COPYUP_NODATA);
 			pthread_mutex_unlock(&inode->lock);
-			return 0;
+			return r;
 		}
 		parent = inode->parent;
 		pthread_mutex_unlock(&inode->lock);
@@ -323,7 +405,8 @@ int um_copyup(struct um_fs *fs, struct um_inode *inode, int flags)
 
 		pthread_mutex_lock(&inode->lock);
 		if (inode->layer == 0) {
-			r = 0;
+			/* copied up meanwhile; its data too, if we need it? */
+			r = inode->metacopy && !(flags & UM_COPYUP_META);
 		} else if (inode->parent != parent) {
 			r = 1;	/* renamed meanwhile: again */
 		} else {

@@ -13,6 +13,7 @@
 #include "copyup.h"
 #include "file.h"
 #include "inode.h"
+#include "lookup.h"
 #include "util.h"
 
 int um_file_real_flags(struct um_fs *fs, int flags)
@@ -33,6 +34,13 @@ int um_file_flags(int flags)
 			 O_NOFOLLOW | O_TRUNC);
 }
 
+/* Is the data of inode in the upper: copied up, and not a metacopy? */
+static bool data_in_upper(struct um_inode *inode)
+{
+	return __atomic_load_n(&inode->layer, __ATOMIC_ACQUIRE) == 0 &&
+	       !__atomic_load_n(&inode->metacopy, __ATOMIC_ACQUIRE);
+}
+
 struct um_file *um_file_wrap(struct um_inode *inode, int fd, int flags)
 {
 	struct um_file *f = calloc(1, sizeof(*f));
@@ -44,7 +52,7 @@ struct um_file *um_file_wrap(struct um_inode *inode, int fd, int flags)
 	pthread_mutex_init(&f->lock, NULL);
 	f->fd = fd;
 	f->oldfd = -1;
-	f->upper = __atomic_load_n(&inode->layer, __ATOMIC_ACQUIRE) == 0;
+	f->upper = data_in_upper(inode);
 	pthread_mutex_lock(&inode->lock);
 	inode->nopen++;
 	pthread_mutex_unlock(&inode->lock);
@@ -68,10 +76,27 @@ static int open_real(struct um_inode *inode, int flags)
 	return r;
 }
 
+/* Open the data of a metacopy file: the lower file below it. */
+static int open_data(struct um_fs *fs, struct um_inode *inode, int flags)
+{
+	int data, fd;
+
+	pthread_mutex_lock(&inode->lock);
+	data = um_lookup_data(fs, inode->parent, inode->name);
+	pthread_mutex_unlock(&inode->lock);
+	if (data < 0)
+		return data;
+	fd = um_reopen(data, flags & ~(O_WRONLY | O_RDWR));
+	fd = fd < 0 ? -errno : fd;
+	close(data);
+	return fd;
+}
+
 int um_file_open(struct um_fs *fs, struct um_inode *inode, int flags,
 		 struct um_file **out)
 {
 	bool write = (flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC);
+	bool data_up;
 	int fd, r;
 
 	if (write) {
@@ -81,8 +106,14 @@ int um_file_open(struct um_fs *fs, struct um_inode *inode, int flags,
 		if (r < 0)
 			return r;
 	}
+	/* Known before opening: a copy-up meanwhile makes reads follow. */
+	data_up = data_in_upper(inode);
 	/* O_TRUNC is kept here: the kernel expects open to truncate. */
-	fd = open_real(inode, um_file_real_flags(fs, flags) | (flags & O_TRUNC));
+	if (!write && __atomic_load_n(&inode->metacopy, __ATOMIC_ACQUIRE))
+		fd = open_data(fs, inode, um_file_real_flags(fs, flags));
+	else
+		fd = open_real(inode,
+			       um_file_real_flags(fs, flags) | (flags & O_TRUNC));
 	if (fd == -EACCES && fs->writeback)
 		fd = open_real(inode, um_file_flags(flags) | (flags & O_TRUNC));
 	if (fd < 0)
@@ -92,6 +123,7 @@ int um_file_open(struct um_fs *fs, struct um_inode *inode, int flags,
 		close(fd);
 		return -ENOMEM;
 	}
+	(*out)->upper = data_up;
 	return 0;
 }
 
@@ -100,7 +132,7 @@ int um_file_fd(struct um_fs *fs, struct um_file *f)
 	int fd;
 
 	if (__atomic_load_n(&f->upper, __ATOMIC_ACQUIRE) ||
-	    __atomic_load_n(&f->inode->layer, __ATOMIC_ACQUIRE) != 0)
+	    !data_in_upper(f->inode))
 		return f->fd;
 
 	pthread_mutex_lock(&f->lock);

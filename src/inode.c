@@ -92,6 +92,7 @@ struct um_inode *um_inode_get(struct um_fs *fs, struct um_lookup *lk,
 	inode->lowers = lk->lowers;
 	inode->nlowers = lk->nlowers;
 	inode->lowerpath = lk->lowerpath;
+	inode->metacopy = lk->metacopy;
 	inode->parent = parent;
 	parent->refs++;
 	HASH_ADD(hh, fs->table, key, sizeof(struct um_key), inode);

@@ -26,6 +26,26 @@ void um_origin_xattr(struct um_fs *fs, char buf[64])
 	snprintf(buf, 64, "%sunionmount.origin", fs->xattr_ns);
 }
 
+void um_metacopy_xattr(struct um_fs *fs, char buf[64])
+{
+	snprintf(buf, 64, "%soverlay.metacopy", fs->xattr_ns);
+}
+
+/*
+ * Is the upper file dfd/name a metacopy?  Such a file holds no data, at
+ * most a block of xattrs, so it has fewer blocks than its size says (ours
+ * are all larger than UM_METACOPY_MIN): files holding their data cost no
+ * call.  The kernel's marker counts too.
+ */
+static bool is_metacopy(int dfd, const char *name, const struct stat *st)
+{
+	if (!S_ISREG(st->st_mode) || st->st_blocks * 512 >= st->st_size)
+		return false;
+	return um_getxattr_at(dfd, name, "trusted.overlay.metacopy", NULL,
+			      0) >= 0 ||
+	       um_getxattr_at(dfd, name, "user.overlay.metacopy", NULL, 0) >= 0;
+}
+
 void um_redirect_xattr(struct um_fs *fs, char buf[64])
 {
 	snprintf(buf, 64, "%soverlay.redirect", fs->xattr_ns);
@@ -296,6 +316,13 @@ int um_lookup_name(struct um_fs *fs, struct um_inode *dir, const char *name,
 		r = probe(fs, &w, 0, real.fd, NULL, name, false);
 		if (r < 0)
 			goto fail;
+		if (w.nfound && is_metacopy(real.fd, name, &lk->st)) {
+			r = um_lookup_data(fs, dir, name);
+			if (r < 0)
+				goto fail;
+			close(r);
+			lk->metacopy = true;
+		}
 		if (w.nfound && S_ISDIR(lk->st.st_mode) && !w.stop) {
 			char xn[64];
 			um_redirect_xattr(fs, xn);
@@ -396,4 +423,28 @@ bool um_lower_has(struct um_fs *fs, struct um_inode *dir, const char *name)
 				       dir->lowers[i].xwhiteouts);
 	}
 	return false;
+}
+
+int um_lookup_data(struct um_fs *fs, struct um_inode *dir, const char *name)
+{
+	struct stat st;
+	int fd;
+
+	(void)fs;
+	for (int i = 0; i < dir->nlowers; i++) {
+		struct um_realdir *rd = &dir->lowers[i];
+		if (!realdir_maybe(rd, name))
+			continue;
+		if (fstatat(rd->fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+			if (may_have_oci(rd) && um_has_oci_whiteout(rd->fd, name))
+				return -EIO;
+			continue;
+		}
+		/* A whiteout, a directory, a device: no data to read. */
+		if (!S_ISREG(st.st_mode))
+			return -EIO;
+		fd = openat(rd->fd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+		return fd < 0 ? -errno : fd;
+	}
+	return -EIO;
 }

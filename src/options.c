@@ -235,6 +235,7 @@ enum opt_kind {
 	OPT_IDMAP,
 	OPT_SQUASH,
 	OPT_XATTR_PERMS,
+	OPT_METACOPY,
 	OPT_FLAG,	/* static_nlink, noacl, volatile */
 	OPT_FUSE,     /* handed to fuse_session_new() as it is */
 	OPT_FUSE_NUM, /* the same, the value an unsigned number */
@@ -344,7 +345,7 @@ static const struct opt_desc opt_table[] = {
 	{"rootcontext", OPT_LATER, ARG_ANY},
 	{"index", OPT_LATER, ARG_ANY},
 	{"redirect_dir", OPT_LATER, ARG_ANY},
-	{"metacopy", OPT_LATER, ARG_ANY},
+	{"metacopy", OPT_METACOPY, ARG_NEEDED},
 	{"xino", OPT_LATER, ARG_ANY},
 	{"userxattr", OPT_LATER, ARG_ANY},
 	{"nfs_export", OPT_LATER, ARG_ANY},
@@ -606,6 +607,14 @@ static int apply_option(struct um_config *cfg, const char *name,
 			cfg->writeback = value ? num : 1;
 		else
 			cfg->no_fsync = value ? !num : 0;
+		return 0;
+	case OPT_METACOPY:
+		/* the kernel's spelling */
+		if (strcmp(value, "on") && strcmp(value, "off"))
+			return um_errorf(err, errlen,
+					 "bad value for metacopy=: '%s' (on or off)",
+					 value);
+		cfg->metacopy = !strcmp(value, "on");
 		return 0;
 	case OPT_IGNORE:
 	case OPT_LATER:

@@ -126,7 +126,7 @@ ssize_t um_xattr_list(struct um_fs *fs, struct um_inode *inode, char *buf,
 static int prepare_change(struct um_fs *fs, struct um_inode *inode,
 			  const char *name, struct objpath *o)
 {
-	int r = um_copyup(fs, inode, 0);
+	int r = um_copyup(fs, inode, UM_COPYUP_META);
 
 	o->fd = -1;
 	if (r < 0)

@@ -9,7 +9,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from umtest import (Union, case, check, eq, eq_mode, hardlink, listing, main,
-                    mkdir, mkfile, read, sparse, symlink, write)
+                    mkdir, mkfile, read, run_logged, sparse, symlink, write)
 
 GiB = 1 << 30
 MiB = 1 << 20
@@ -229,6 +229,104 @@ def large_file_copyup():
         want = data[:2 * MiB] + b'!' + data[2 * MiB + 1:]
         eq(read(u.m('big')), want, 'content of big')
         eq(read(u.u('big')), want, 'upper/big')
+
+
+MC_ON = dict(opts=['metacopy=on'], kopts='redirect_dir=on,metacopy=on')
+MC_XATTR = 'trusted.overlay.metacopy'
+
+
+def _has_xattr(path, name):
+    return name in os.listxattr(path, follow_symlinks=False)
+
+
+@case
+def metacopy_metadata_changes_leave_data_below():
+    """metacopy=on: chmod, chown, utimes and setxattr of a lower file copy
+    only its metadata; the data is read from below until the first write,
+    which an fd opened before sees."""
+    with Union(lowers=1) as u:
+        big = os.urandom(4 * MiB)
+        mkfile(u.l(1, 'big'), big, mode=0o644)
+        mkfile(u.l(1, 'other'), big[:MiB], mode=0o644)
+        sparse(u.l(1, 'holes'), 64 * MiB, {32 * MiB: b'middle'})
+        mkfile(u.l(1, 'gone'), b'g' * 100000)
+        u.mount(**MC_ON)
+        os.chmod(u.m('big'), 0o600)
+        os.chown(u.m('holes'), 5, 6)
+        os.utime(u.m('other'), ns=(10**18, 10**18))
+        os.setxattr(u.m('gone'), 'user.tag', b'v')
+        for n in ('big', 'holes', 'other', 'gone'):
+            st = os.stat(u.u(n))
+            # no data, at most a block of xattrs
+            eq((st.st_blocks <= 8, _has_xattr(u.u(n), MC_XATTR)),
+               (True, True), 'no data and a metacopy marker in upper/' + n)
+            eq((os.stat(u.m(n)).st_size, os.stat(u.m(n)).st_blocks),
+               (os.stat(u.l(1, n)).st_size, os.stat(u.l(1, n)).st_blocks),
+               'size and blocks of %s: the data below' % n)
+        eq(read(u.m('big')), big, 'content of big')
+        eq(read(u.m('holes'))[32 * MiB:32 * MiB + 6], b'middle',
+           'content of holes')
+        eq([stat.S_IMODE(os.stat(u.m('big')).st_mode),
+            os.stat(u.m('holes')).st_uid, os.stat(u.m('other')).st_mtime_ns,
+            os.getxattr(u.m('gone'), 'user.tag')],
+           [0o600, 5, 10**18, b'v'], 'the metadata changes')
+        # the first write copies the data; an earlier reader follows
+        with open(u.m('big'), 'rb') as early:
+            with open(u.m('big'), 'r+b') as w:
+                w.seek(10)
+                w.write(b'XY')
+            early.seek(8)
+            eq(early.read(6), big[8:10] + b'XY' + big[12:14],
+               'read by an fd opened before the write')
+        want = big[:10] + b'XY' + big[12:]
+        eq(read(u.m('big')), want, 'content of big after the write')
+        eq(_has_xattr(u.u('big'), MC_XATTR), False,
+           'metacopy marker of upper/big after the write')
+        eq(os.stat(u.m('other')).st_mtime_ns, 10**18,
+           'mtime of other kept')
+        # truncate and rename need the data too
+        os.truncate(u.m('other'), 1000)
+        eq(read(u.m('other')), big[:1000], 'other truncated to 1000')
+        os.rename(u.m('gone'), u.m('renamed'))
+        eq(read(u.m('renamed')), b'g' * 100000, 'content after rename')
+        u.remount(**MC_ON)
+        eq([read(u.m('big')), read(u.m('other')), read(u.m('renamed'))],
+           [want, big[:1000], b'g' * 100000], 'contents after remount')
+        eq(read(u.m('holes'))[32 * MiB:32 * MiB + 6], b'middle',
+           'holes after remount')
+        eq(os.stat(u.m('holes')).st_uid, 5, 'owner of holes after remount')
+
+
+@case
+def metacopy_off_copies_data():
+    with Union(lowers=1) as u:
+        mkfile(u.l(1, 'big'), os.urandom(MiB))
+        u.mount(opts=['metacopy=off'], kopts='redirect_dir=on,metacopy=off')
+        os.chmod(u.m('big'), 0o600)
+        eq(_has_xattr(u.u('big'), MC_XATTR), False, 'metacopy marker')
+        check(os.stat(u.u('big')).st_blocks >= MiB // 512,
+              'upper/big holds its data')
+        eq(read(u.u('big')), read(u.l(1, 'big')), 'content of upper/big')
+
+
+@case(unionmount_only=True, why='kernel overlayfs reads what unionmount wrote')
+def metacopy_files_read_by_the_kernel():
+    with Union(lowers=1) as u:
+        data = os.urandom(MiB)
+        mkfile(u.l(1, 'f'), data, mode=0o644)
+        u.mount(opts=['metacopy=on'])
+        os.chmod(u.m('f'), 0o640)
+        u.umount()
+        rc, _o, err = run_logged(['mount', '-t', 'overlay', 'overlay', '-o',
+                                  u.kernel_options('redirect_dir=on,'
+                                                   'metacopy=on'), u.mnt])
+        eq((rc, err.strip()), (0, ''), 'kernel overlay mount')
+        try:
+            eq((read(u.m('f')) == data,
+                stat.S_IMODE(os.stat(u.m('f')).st_mode)), (True, 0o640),
+               'content and mode of f through kernel overlayfs')
+        finally:
+            run_logged(['umount', u.mnt])
 
 
 if __name__ == '__main__':

@@ -362,6 +362,23 @@ static void test_whiteout(void)
 	um_config_release(&cfg);
 }
 
+static void test_metacopy(void)
+{
+	struct um_config cfg;
+
+	um_config_init(&cfg);
+	EXPECT(!cfg.metacopy);
+	EXPECT_INT(opts(&cfg, "metacopy=on"), 0);
+	EXPECT(cfg.metacopy);
+	EXPECT_INT(opts(&cfg, "metacopy=on,metacopy=off"), 0);
+	EXPECT(!cfg.metacopy);
+	EXPECT_INT(opts(&cfg, "metacopy=1"), -1);
+	EXPECT_STR(err, "bad value for metacopy=: '1' (on or off)");
+	EXPECT_INT(opts(&cfg, "metacopy"), -1);
+	EXPECT_STR(err, "option 'metacopy' needs a value (metacopy=...)");
+	um_config_release(&cfg);
+}
+
 static void test_timeout(void)
 {
 	static const char *const bad[] = {
@@ -818,6 +835,7 @@ int main(void)
 	test_flags();
 	test_fsname();
 	test_whiteout();
+	test_metacopy();
 	test_timeout();
 	test_fuse_options();
 	test_ignored();
