@@ -20,7 +20,10 @@ char *um_procpath_at(int dirfd, const char *name);
 /* Open the object behind an O_PATH fd with real open flags. */
 int um_reopen(int fd, int flags);
 
-/* xattr of the object dirfd/name, not following a final symlink. */
+/*
+ * xattr of the object dirfd/name, not following a final symlink; an empty
+ * name is dirfd's own object.  Return -errno on failure.
+ */
 ssize_t um_getxattr_at(int dirfd, const char *name, const char *xname,
 		       void *buf, size_t size);
 int um_setxattr_at(int dirfd, const char *name, const char *xname,

@@ -312,16 +312,17 @@ static int copyup_one(struct um_fs *fs, struct um_inode *inode,
 	return 0;
 }
 
-/* Drop the metacopy markers of the upper file at path. */
-static int drop_metacopy(const char *path)
+/* Drop the metacopy markers (ours, the kernel's) of the upper file fd. */
+static int drop_metacopy(int fd)
 {
 	static const char *const names[] = { "trusted.overlay.metacopy",
 					     "user.overlay.metacopy" };
 
-	for (size_t i = 0; i < sizeof(names) / sizeof(*names); i++)
-		if (removexattr(path, names[i]) < 0 && errno != ENODATA &&
-		    errno != ENOTSUP && errno != EPERM)
-			return -errno;
+	for (size_t i = 0; i < sizeof(names) / sizeof(*names); i++) {
+		int r = um_removexattr_at(fd, "", names[i]);
+		if (r < 0 && r != -ENODATA && r != -ENOTSUP && r != -EPERM)
+			return r;
+	}
 	return 0;
 }
 
@@ -370,7 +371,7 @@ static int copyup_data(struct um_fs *fs, struct um_inode *inode, bool nodata)
 		if (futimens(out, times) < 0)
 			return -errno;
 	}
-	r = drop_metacopy(path);
+	r = drop_metacopy(up);
 	if (r == 0)
 		__atomic_store_n(&inode->metacopy, false, __ATOMIC_RELEASE);
 	return r;

@@ -1,51 +1,28 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * Reading and writing owner/mode/type overrides on real objects.  The
- * path goes through /proc/self/fd so that a symlink is the object itself
- * and an O_PATH fd needs no reopening.
+ * Reading and writing owner/mode/type overrides on real objects, through
+ * the *xattr_at helpers: a symlink is the object itself and an O_PATH fd
+ * needs no reopening.
  */
 #include <errno.h>
-#include <stdlib.h>
-#include <string.h>
 #include <sys/stat.h>
-#include <sys/xattr.h>
 
 #include "override.h"
 #include "util.h"
-
-/* dfd/name ("": dfd itself) for the *xattr calls; *follow for "". */
-static char *object_path(int dfd, const char *name, bool *follow)
-{
-	char *p;
-
-	*follow = !*name;
-	if (*name)
-		return um_procpath_at(dfd, name);
-	p = malloc(UM_PROCPATH_MAX);
-	if (p)
-		um_procpath(p, dfd);
-	return p;
-}
 
 int um_override_get(const struct um_fs *fs, int dfd, const char *name,
 		    struct um_override *ov)
 {
 	const char *xn = um_override_xattr(fs);
-	_cleanup_free_ char *p = NULL;
 	char val[UM_OVERRIDE_MAX];
-	bool follow;
 	ssize_t n;
 
 	if (!xn)
 		return 0;
-	p = object_path(dfd, name, &follow);
-	if (!p)
-		return -ENOMEM;
-	n = follow ? getxattr(p, xn, val, sizeof(val)) :
-		     lgetxattr(p, xn, val, sizeof(val));
+	n = um_getxattr_at(dfd, name, xn, val, sizeof(val));
 	if (n < 0)
-		return errno == ENODATA || errno == ENOTSUP ||
-		       errno == EPERM || errno == ERANGE ? 0 : -errno;
+		return n == -ENODATA || n == -ENOTSUP || n == -EPERM ||
+		       n == -ERANGE ? 0 : (int)n;
 	return um_override_parse(val, (size_t)n, ov) ? 1 : 0;
 }
 
@@ -53,21 +30,12 @@ int um_override_set(const struct um_fs *fs, int dfd, const char *name,
 		    const struct um_override *ov)
 {
 	const char *xn = um_override_xattr(fs);
-	_cleanup_free_ char *p = NULL;
 	char val[UM_OVERRIDE_MAX];
-	size_t len;
-	bool follow;
-	int r;
 
 	if (!xn)
 		return -EPERM;
-	p = object_path(dfd, name, &follow);
-	if (!p)
-		return -ENOMEM;
-	len = um_override_format(ov, val);
-	r = follow ? setxattr(p, xn, val, len, 0) :
-		     lsetxattr(p, xn, val, len, 0);
-	return r < 0 ? -errno : 0;
+	return um_setxattr_at(dfd, name, xn, val, um_override_format(ov, val),
+			      0);
 }
 
 void um_override_apply(const struct um_override *ov, struct stat *st)

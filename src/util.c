@@ -36,37 +36,60 @@ int um_reopen(int fd, int flags)
 /*
  * The path goes through the directory fd's magic link, so the lookup of
  * name is relative to the real directory we hold and cannot wander out of
- * the layer: name is a single component (no '/').
+ * the layer: name is a single component (no '/').  An empty name is the
+ * fd's own object: its magic link is followed, which resolves to that
+ * object and never past it (a symlink's own xattrs).
  */
+static char *xattr_path(int dirfd, const char *name, bool *follow)
+{
+	*follow = !*name;
+	if (!*name) {
+		char *p = malloc(UM_PROCPATH_MAX);
+		if (p)
+			um_procpath(p, dirfd);
+		return p;
+	}
+	return um_procpath_at(dirfd, name);
+}
+
 ssize_t um_getxattr_at(int dirfd, const char *name, const char *xname,
 		       void *buf, size_t size)
 {
-	_cleanup_free_ char *p = um_procpath_at(dirfd, name);
+	bool follow;
+	_cleanup_free_ char *p = xattr_path(dirfd, name, &follow);
 	ssize_t r;
 
 	if (!p)
 		return -ENOMEM;
-	r = lgetxattr(p, xname, buf, size);
+	r = follow ? getxattr(p, xname, buf, size) :
+		     lgetxattr(p, xname, buf, size);
 	return r < 0 ? -errno : r;
 }
 
 int um_setxattr_at(int dirfd, const char *name, const char *xname,
 		   const void *val, size_t size, int flags)
 {
-	_cleanup_free_ char *p = um_procpath_at(dirfd, name);
+	bool follow;
+	_cleanup_free_ char *p = xattr_path(dirfd, name, &follow);
+	int r;
 
 	if (!p)
 		return -ENOMEM;
-	return lsetxattr(p, xname, val, size, flags) < 0 ? -errno : 0;
+	r = follow ? setxattr(p, xname, val, size, flags) :
+		     lsetxattr(p, xname, val, size, flags);
+	return r < 0 ? -errno : 0;
 }
 
 int um_removexattr_at(int dirfd, const char *name, const char *xname)
 {
-	_cleanup_free_ char *p = um_procpath_at(dirfd, name);
+	bool follow;
+	_cleanup_free_ char *p = xattr_path(dirfd, name, &follow);
+	int r;
 
 	if (!p)
 		return -ENOMEM;
-	return lremovexattr(p, xname) < 0 ? -errno : 0;
+	r = follow ? removexattr(p, xname) : lremovexattr(p, xname);
+	return r < 0 ? -errno : 0;
 }
 
 static int rmtree_contents(int dfd)
