@@ -15,7 +15,6 @@ to the binary under test over /usr/local/sbin, first in that default path;
 nothing outside the namespace sees it.  The fstab is a temporary file
 given to mount -T, never /etc/fstab.  All cases are unionmount only."""
 
-import ctypes
 import errno
 import os
 import shutil
@@ -26,13 +25,12 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from umtest import (KERNEL, TMPBASE, UNIONMOUNT, Fail, Union, _daemon_pids,
-                    case, check, eq, eq_mode, fails_with, join, libc, listing,
-                    main, mkdir, mkfile, mount_entry, mounted, read,
-                    run_logged, snapshot, write)
+                    case, check, enter_private_mount_namespace, eq, eq_mode,
+                    fails_with, join, listing, main, mkdir, mkfile,
+                    mount_entry, mounted, read, run_logged, snapshot, write)
 
 UM = dict(unionmount_only=True, why='mount(8) helper')
 TYPE = 'fuse.unionmount'
-CLONE_NEWNS = 0x00020000
 HELPER_PATH = '/usr/local/sbin'
 
 
@@ -41,14 +39,7 @@ def _private_helper_path():
     `unionmount`, a symlink to the binary under test."""
     if KERNEL or os.geteuid() != 0:
         return          # main() skips every case
-    if libc.unshare(CLONE_NEWNS) != 0:
-        print('FAIL setup: unshare(CLONE_NEWNS): %s' %
-              os.strerror(ctypes.get_errno()))
-        sys.exit(1)
-    rc, _o, err = run_logged(['mount', '--make-rprivate', '/'])
-    if rc != 0:
-        print('FAIL setup: mount --make-rprivate /: %s' % err.strip())
-        sys.exit(1)
+    enter_private_mount_namespace()
     os.makedirs(TMPBASE, exist_ok=True)
     bindir = tempfile.mkdtemp(prefix='umtest.fstab-bin.', dir=TMPBASE)
     os.chmod(bindir, 0o755)

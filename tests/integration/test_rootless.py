@@ -18,7 +18,6 @@ never removed).  The whole script runs in a private mount namespace; if
 0666), a 0666 node of the same device is bind-mounted over it there, as a
 stock Debian machine would have it; the real /dev/fuse is not touched."""
 
-import ctypes
 import errno
 import json
 import os
@@ -31,14 +30,14 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from umtest import (KERNEL, TMPBASE, UNIONMOUNT, Fail, Skip, Union,
-                    _daemon_pids, case, check, eq, eq_mode, fails_with, join,
-                    libc, listing, main, mkdir, mkfile, mount_entry, mounted,
-                    read, run_logged, snapshot, write)
+                    _daemon_pids, case, check, enter_private_mount_namespace,
+                    eq, eq_mode, fails_with, join, listing, main, mkdir,
+                    mkfile, mount_entry, mounted, read, run_logged, snapshot,
+                    write)
 
 UM = dict(unionmount_only=True, why='rootless')
 USER = 'umtestuser'
 PYTHON = '/usr/bin/python3'     # readable by USER, unlike a pyenv in /root
-CLONE_NEWNS = 0x00020000
 OVERFLOW_ID = 65534             # stat of an id the user namespace lacks
 
 _setup_dirs = []
@@ -181,14 +180,7 @@ def _setup():
         if rc != 0:
             print('FAIL setup: usermod --add-subuids: %s' % err.strip())
             sys.exit(1)
-    if libc.unshare(CLONE_NEWNS) != 0:
-        print('FAIL setup: unshare(CLONE_NEWNS): %s' %
-              os.strerror(ctypes.get_errno()))
-        sys.exit(1)
-    rc, _o, err = run_logged(['mount', '--make-rprivate', '/'])
-    if rc != 0:
-        print('FAIL setup: mount --make-rprivate /: %s' % err.strip())
-        sys.exit(1)
+    enter_private_mount_namespace()
     st = os.stat('/dev/fuse')
     if st.st_mode & 0o006 != 0o006:
         os.makedirs(TMPBASE, exist_ok=True)

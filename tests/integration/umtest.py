@@ -374,6 +374,23 @@ def run_logged(argv, timeout=60):
                 err.read().decode(errors='replace'))
 
 
+CLONE_NEWNS = 0x00020000
+
+
+def enter_private_mount_namespace():
+    """Unshare the mount namespace and make every mount in it private, so
+    what a test mounts or binds there is seen nowhere else.  Exits with a
+    FAIL line if that is impossible."""
+    if libc.unshare(CLONE_NEWNS) != 0:
+        print('FAIL setup: unshare(CLONE_NEWNS): %s' %
+              os.strerror(ctypes.get_errno()))
+        sys.exit(1)
+    rc, _o, err = run_logged(['mount', '--make-rprivate', '/'])
+    if rc != 0:
+        print('FAIL setup: mount --make-rprivate /: %s' % err.strip())
+        sys.exit(1)
+
+
 def sanitizer_report(text):
     return any(m in text for m in SANITIZER_MARKERS)
 
