@@ -457,6 +457,16 @@ def fuse_abort(path):
 
 # -------------------------------------------------------------- systems ----
 
+def first_output_line(argv):
+    """The first line argv prints (stdout, then stderr), or None."""
+    try:
+        r = subprocess.run(argv, capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    out = (r.stdout + r.stderr).strip().splitlines()
+    return out[0] if out else None
+
+
 class System:
     fuse = False
 
@@ -490,6 +500,11 @@ class System:
 
     def mount(self, rep):
         raise NotImplementedError
+
+    def overlay_opts(self):
+        """The overlay-style -o options for this repetition's layers."""
+        return 'lowerdir=%s,upperdir=%s,workdir=%s' % (
+            ':'.join(self.lowers), self.upper, self.work)
 
     def start_daemon(self, argv, rep):
         logpath = os.path.join(self.run_dir, '%s-r%d.log' % (self.name, rep))
@@ -605,8 +620,7 @@ class Plain(System):
 class Kernel(System):
     def mount(self, rep):
         self.fresh_dirs(rep)
-        opts = 'lowerdir=%s,upperdir=%s,workdir=%s,redirect_dir=on,' \
-            'index=off' % (':'.join(self.lowers), self.upper, self.work)
+        opts = self.overlay_opts() + ',redirect_dir=on,index=off'
         r = subprocess.run(['timeout', '60', 'mount', '-t', 'overlay',
                             'overlay', '-o', opts, self.mnt],
                            capture_output=True, text=True)
@@ -627,15 +641,11 @@ class FuseOverlayfs(System):
         return None
 
     def version(self):
-        r = subprocess.run(['fuse-overlayfs', '--version'],
-                           capture_output=True, text=True)
-        return (r.stdout + r.stderr).strip().splitlines()[0] \
-            if (r.stdout + r.stderr).strip() else None
+        return first_output_line(['fuse-overlayfs', '--version'])
 
     def mount(self, rep):
         self.fresh_dirs(rep)
-        opts = 'lowerdir=%s,upperdir=%s,workdir=%s' % (
-            ':'.join(self.lowers), self.upper, self.work)
+        opts = self.overlay_opts()
         self.start_daemon(['fuse-overlayfs', '-f', '-o', opts, self.mnt], rep)
 
 
@@ -648,10 +658,7 @@ class UnionfsFuse(System):
         return None
 
     def version(self):
-        r = subprocess.run(['unionfs', '--version'], capture_output=True,
-                           text=True)
-        out = (r.stdout + r.stderr).strip().splitlines()
-        return out[0] if out else None
+        return first_output_line(['unionfs', '--version'])
 
     def mount(self, rep):
         self.fresh_dirs(rep)
@@ -675,18 +682,11 @@ class Unionmount(System):
         return None
 
     def version(self):
-        try:
-            r = subprocess.run([self.binary, '-V'], capture_output=True,
-                               text=True, timeout=10)
-        except (OSError, subprocess.TimeoutExpired):
-            return None
-        out = (r.stdout + r.stderr).strip().splitlines()
-        return out[0] if out else None
+        return first_output_line([self.binary, '-V'])
 
     def mount(self, rep):
         self.fresh_dirs(rep)
-        opts = 'lowerdir=%s,upperdir=%s,workdir=%s' % (
-            ':'.join(self.lowers), self.upper, self.work)
+        opts = self.overlay_opts()
         self.start_daemon([self.binary, '-f', '-o', opts, self.mnt], rep)
 
 
