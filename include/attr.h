@@ -22,8 +22,11 @@ enum {
 	UM_SET_CTIME = 1 << 8,
 };
 
-/* Apply attr; fd is an open file of the inode or -1.  0 or -errno. */
+/*
+ * Apply attr; fd is an open file of the inode or -1.  Fills out with the
+ * attributes after the change.  0 or -errno.
+ */
 int um_attr_set(struct um_fs *fs, struct um_inode *inode,
-		const struct stat *attr, int valid, int fd);
+		const struct stat *attr, int valid, int fd, struct stat *out);
 
 #endif

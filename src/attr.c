@@ -156,16 +156,47 @@ static int set_owner_mode(struct um_fs *fs, struct um_inode *inode,
 	return um_override_set(fs, fd_path, "", &ov);
 }
 
-int um_attr_set(struct um_fs *fs, struct um_inode *inode,
-		const struct stat *attr, int valid, int fd)
+/*
+ * Under the writeback cache the kernel keeps a file's times itself and
+ * writes them back, with the ctime flag, after its writes and after an
+ * unlink, rename or link of the file.  One that leaves mtime as it is, or
+ * reaches a file whose last name is gone, has nothing to store (the real
+ * ctime follows real changes) and must not copy the file up, or bring a
+ * deleted one back.  0: a real change; 1: nothing to do; 2: the file is
+ * gone.
+ */
+static int changes_nothing(struct um_inode *inode, const struct stat *attr,
+			   int valid)
+{
+	struct stat st;
+	int dfd, r;
+	const char *name;
+
+	if (!(valid & UM_SET_CTIME) || (valid & ~(UM_SET_MTIME | UM_SET_CTIME)))
+		return 0;
+	pthread_mutex_lock(&inode->lock);
+	r = um_inode_locate_locked(inode, &dfd, &name);
+	if (r == 0 && fstatat(dfd, name, &st,
+			      AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
+		r = -errno;
+	pthread_mutex_unlock(&inode->lock);
+	if (r == -ENOENT || r == -ESTALE)
+		return 2;
+	if (r < 0)
+		return 0;
+	return !(valid & UM_SET_MTIME) ||
+	       (st.st_mtim.tv_sec == attr->st_mtim.tv_sec &&
+		st.st_mtim.tv_nsec == attr->st_mtim.tv_nsec);
+}
+
+static int set_attr(struct um_fs *fs, struct um_inode *inode,
+		    const struct stat *attr, int valid, int fd)
 {
 	char path[UM_PROCPATH_MAX];
 	_cleanup_close_ int fd_path = -1;
 	int flags = 0;
 	int r;
 
-	if (!fs->upper)
-		return -EROFS;
 	if (valid == UM_SET_SIZE && attr->st_size == 0)
 		flags = UM_COPYUP_NODATA;
 	else if (!(valid & UM_SET_SIZE))
@@ -208,4 +239,28 @@ int um_attr_set(struct um_fs *fs, struct um_inode *inode,
 			return r;
 	}
 	return 0;
+}
+
+int um_attr_set(struct um_fs *fs, struct um_inode *inode,
+		const struct stat *attr, int valid, int fd, struct stat *out)
+{
+	int r;
+
+	if (!fs->upper)
+		return -EROFS;
+	switch (changes_nothing(inode, attr, valid)) {
+	case 2:
+		/* Nothing can see it any more: what the kernel knows will do. */
+		memset(out, 0, sizeof(*out));
+		out->st_ino = inode->ino;
+		out->st_mode = inode->type;
+		out->st_mtim = attr->st_mtim;
+		return 0;
+	case 0:
+		r = set_attr(fs, inode, attr, valid, fd);
+		if (r < 0)
+			return r;
+		break;
+	}
+	return um_attr_get(fs, inode, out);
 }

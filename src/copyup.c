@@ -266,6 +266,37 @@ static int build_copy(struct um_fs *fs, struct um_inode *inode, int sfd,
 	return r;
 }
 
+/*
+ * A lower object whose name was whited out while the kernel still holds it
+ * (an open file, an fchmod through it): its copy must not bring the name
+ * back.  It becomes a nameless upper file, pinned as an unlinked upper
+ * file is, and goes with the inode.
+ */
+static int copyup_orphan(struct um_fs *fs, struct um_inode *inode, int sfd,
+			 const struct stat *st, int flags)
+{
+	char tmp[64];
+	bool meta = false;
+	int fd, r;
+
+	if (S_ISDIR(st->st_mode))
+		return -ENOENT;
+	um_tmpname(fs, tmp);
+	r = build_copy(fs, inode, sfd, st, tmp, flags & ~UM_COPYUP_META, &meta);
+	if (r < 0)
+		return r;
+	fd = openat(fs->workfd, tmp, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	r = fd < 0 ? -errno : 0;
+	unlinkat(fs->workfd, tmp, 0);
+	if (r < 0)
+		return r;
+	if (inode->fd >= 0)
+		close(inode->fd);
+	inode->fd = fd;
+	__atomic_store_n(&inode->layer, 0, __ATOMIC_RELEASE);
+	return 0;
+}
+
 static int copyup_one(struct um_fs *fs, struct um_inode *inode,
 		      struct um_inode *parent, int pfd, int flags)
 {
@@ -279,6 +310,8 @@ static int copyup_one(struct um_fs *fs, struct um_inode *inode,
 		return sfd;
 	if (fstatat(sfd, "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
 		return -errno;
+	if (inode->unlinked)
+		return copyup_orphan(fs, inode, sfd, &st, flags);
 	um_tmpname(fs, tmp);
 	r = build_copy(fs, inode, sfd, &st, tmp, flags, &meta);
 	if (r < 0)

@@ -108,11 +108,13 @@ static void um_op_init(void *userdata, struct fuse_conn_info *conn)
 	if (conn->capable & FUSE_CAP_SPLICE_WRITE)
 		conn->want |= FUSE_CAP_SPLICE_WRITE;
 	/*
-	 * writeback=1: writes gather in the kernel's page cache, as on a
-	 * local file system.  Off by default: SEEK_DATA/SEEK_HOLE then miss
-	 * data the kernel has not sent yet.
+	 * Writes gather in the kernel's page cache, as on a local file
+	 * system.  SEEK_DATA/SEEK_HOLE then need the kernel to write its
+	 * dirty pages back while the request waits (see um_op_lseek), which
+	 * takes a second thread.
 	 */
-	if (fs->cfg->writeback && (conn->capable & FUSE_CAP_WRITEBACK_CACHE)) {
+	if (fs->cfg->writeback && fs->cfg->max_threads != 1 &&
+	    (conn->capable & FUSE_CAP_WRITEBACK_CACHE)) {
 		conn->want |= FUSE_CAP_WRITEBACK_CACHE;
 		fs->writeback = true;
 	}
@@ -182,6 +184,7 @@ static void um_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 		{ FUSE_SET_ATTR_MTIME, UM_SET_MTIME },
 		{ FUSE_SET_ATTR_ATIME_NOW, UM_SET_ATIME_NOW },
 		{ FUSE_SET_ATTR_MTIME_NOW, UM_SET_MTIME_NOW },
+		{ FUSE_SET_ATTR_CTIME, UM_SET_CTIME },
 	};
 	struct um_fs *fs = FS(req);
 	struct um_inode *inode = um_inode_of(fs, ino);
@@ -191,9 +194,8 @@ static void um_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 	for (size_t i = 0; i < sizeof(map) / sizeof(*map); i++)
 		if (to_set & map[i].fuse)
 			valid |= map[i].um;
-	r = um_attr_set(fs, inode, attr, valid, fi ? file_fd(req, fi) : -1);
-	if (r == 0)
-		r = um_attr_get(fs, inode, &st);
+	r = um_attr_set(fs, inode, attr, valid, fi ? file_fd(req, fi) : -1,
+			&st);
 	if (r < 0)
 		fuse_reply_err(req, -r);
 	else
@@ -616,7 +618,18 @@ static void um_op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode,
 static void um_op_lseek(fuse_req_t req, fuse_ino_t ino, off_t off,
 			int whence, struct fuse_file_info *fi)
 {
-	off_t r = lseek(file_fd(req, fi), off, whence);
+	struct um_fs *fs = FS(req);
+	off_t r;
+
+	/*
+	 * Under the writeback cache the kernel may hold dirty pages we have
+	 * not seen: the real file would show holes where they are.  Dropping
+	 * the cached pages from off on makes the kernel write them back first
+	 * (another thread serves those writes).
+	 */
+	if (fs->writeback)
+		fuse_lowlevel_notify_inval_inode(fs->session, ino, off, 0);
+	r = lseek(file_fd(req, fi), off, whence);
 
 	if (r < 0)
 		fuse_reply_err(req, errno);

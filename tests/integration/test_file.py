@@ -159,6 +159,27 @@ def seek_data_and_hole():
 
 
 @case
+def seek_data_sees_unflushed_writes():
+    # Under the writeback cache, data not yet sent to the daemon must still
+    # be found by SEEK_DATA (cp --sparse and tar rely on it), and a hole
+    # must not be reported where the kernel holds dirty pages.
+    for opts in ((), ('writeback=1',), ('writeback=0',)):
+        with Union(lowers=1) as u:
+            u.mount(opts)
+            fd = os.open(u.m('f'), os.O_CREAT | os.O_RDWR, 0o644)
+            try:
+                os.ftruncate(fd, 16 * MiB)
+                os.pwrite(fd, b'x' * 4096, 8 * MiB)
+                eq(os.lseek(fd, 0, os.SEEK_DATA), 8 * MiB,
+                   'SEEK_DATA from 0 with %s' % (opts,))
+                eq(os.lseek(fd, 8 * MiB, os.SEEK_HOLE), 8 * MiB + 4096,
+                   'SEEK_HOLE from 8 MiB with %s' % (opts,))
+                eq(os.pread(fd, 4096, 8 * MiB), b'x' * 4096, 'data')
+            finally:
+                os.close(fd)
+
+
+@case
 def fallocate_and_punch_hole():
     with Union(lowers=1) as u:
         mkfile(u.l(1, 'lower'), b'L' * 100)

@@ -64,6 +64,36 @@ def unlink_upper_only_leaves_nothing():
         eq(listing(u.m()), ['g'], 'root listing')
 
 
+@case(unionmount_only=True, why='kernel overlayfs fails the fchmod with '
+      'EEXIST (its copy-up meets the whiteout); a local file system allows it')
+def change_of_deleted_lower_file_stays_deleted():
+    # A lower file deleted while open, then changed through the open file:
+    # the change applies to the open file and the name stays gone.  With
+    # the writeback cache the kernel also writes the file's times back
+    # after the unlink, which must not bring it back either.
+    for opts in ((), ('writeback=0',)):
+        with Union(lowers=1) as u:
+            mkfile(u.l(1, 'f'), b'F' * 5000, mode=0o644)
+            mkfile(u.l(1, 'g'), b'G')
+            u.mount(opts)
+            fd = os.open(u.m('f'), os.O_RDONLY)
+            try:
+                os.unlink(u.m('f'))
+                os.fchmod(fd, 0o600)
+                eq_mode(os.fstat(fd).st_mode, 0o100600,
+                        'mode through the open file %s' % (opts,))
+                eq(os.pread(fd, 5000, 0), b'F' * 5000, 'content')
+                eq(os.fstat(fd).st_nlink, 0, 'st_nlink')
+            finally:
+                os.close(fd)
+            fails_with(errno.ENOENT, 'stat f', os.stat, u.m('f'))
+            eq(listing(u.m()), ['g'], 'root listing %s' % (opts,))
+            eq(read(u.l(1, 'f')), b'F' * 5000, 'lower f')
+            eq_mode(os.stat(u.l(1, 'f')).st_mode, 0o100644, 'lower f mode')
+            u.remount()
+            eq(listing(u.m()), ['g'], 'root listing after remount')
+
+
 @case
 def create_over_whiteout():
     with Union(lowers=1) as u:
