@@ -46,6 +46,7 @@ void um_config_init(struct um_config *cfg)
 	cfg->default_permissions = true;
 	cfg->whiteout = UM_WHITEOUT_AUTO;
 	cfg->timeout = 86400.0;
+	cfg->writeback = 1;
 	cfg->squash_uid = -1;
 	cfg->squash_gid = -1;
 }
