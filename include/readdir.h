@@ -12,6 +12,7 @@
 
 struct um_dirent {
 	char *name;
+	uint64_t off;		/* its place: a function of the name alone */
 	uint64_t ino;
 	unsigned char type;	/* DT_* */
 	dev_t dev;		/* the real object it shows (0 for . and ..): */
@@ -21,7 +22,12 @@ struct um_dirent {
 /*
  * A merged listing, immutable once made and shared by reference: by the
  * directory's inode (its cache, valid while the directory's version is
- * unchanged) and by every open of it that reads it.
+ * unchanged) and by the readers of it.  Entries are in the order of their
+ * offsets, which come from a hash of the name: an offset means the same
+ * place in every listing of the directory, old or new, so a reader that
+ * goes on from one in a newer listing (or the kernel's cache, which
+ * splices what several readers got) sees every name that stayed exactly
+ * once.  That is what lets readdir keep no state per open directory.
  */
 struct um_listing {
 	unsigned refs;		/* atomic */
@@ -30,33 +36,15 @@ struct um_listing {
 	size_t n;
 };
 
-/*
- * An open directory: the listing it reads, taken at offset 0, or for a
- * frozen one, at open.
- */
-struct um_dirh {
-	pthread_mutex_t lock;	/* protects list */
-	struct um_listing *list;
-	bool frozen;		/* the kernel may cache what it reads */
-};
-
 /* A change to dir's entries: its cached listing is stale. */
 void um_readdir_changed(struct um_inode *dir);
 void um_listing_unref(struct um_listing *l);
 
-struct um_dirh *um_dirh_new(void);
-void um_dirh_free(struct um_dirh *h);
-/*
- * Open dir into h.  A directory that cannot change while it stays what it
- * is (nothing of it in the upper, or no upper at all) is frozen: its
- * listing is taken now, every open of it shows the same one, and the
- * kernel may keep it (cache_readdir).  0 or -errno.
- */
-int um_readdir_open(struct um_fs *fs, struct um_inode *dir,
-		    struct um_dirh *h);
-/* (Re)build h's listing of dir.  0 or -errno. */
-int um_readdir_load(struct um_fs *fs, struct um_inode *dir,
-		    struct um_dirh *h);
+/* The current listing of dir, referenced for the caller.  0 or -errno. */
+int um_readdir_get(struct um_fs *fs, struct um_inode *dir,
+		   struct um_listing **out);
+/* Index of the first entry after offset off (l->n if none). */
+size_t um_listing_seek(const struct um_listing *l, uint64_t off);
 /* 1 if the merged view of dir holds nothing but . and .., 0 if not. */
 int um_readdir_is_empty(struct um_fs *fs, struct um_inode *dir);
 

@@ -122,6 +122,7 @@ struct um_fs {
 	bool fsync;		/* fsync copy-ups before they become visible */
 	bool writeback;		/* the kernel caches writes (it may read
 				 * pages of a file opened write-only) */
+	bool no_opendir;	/* the kernel may read directories unopened */
 	atomic_ulong tmpseq;	/* names of temporary files in workdir */
 
 	pthread_mutex_t table_lock;

@@ -118,6 +118,7 @@ static void um_op_init(void *userdata, struct fuse_conn_info *conn)
 		conn->want |= FUSE_CAP_WRITEBACK_CACHE;
 		fs->writeback = true;
 	}
+	fs->no_opendir = conn->capable & FUSE_CAP_NO_OPENDIR_SUPPORT;
 	/* Our locks would only be local ones: let the kernel do them. */
 	conn->want &= ~(FUSE_CAP_POSIX_LOCKS | FUSE_CAP_FLOCK_LOCKS);
 }
@@ -412,49 +413,49 @@ static void um_op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
 	fuse_reply_err(req, r < 0 ? errno : 0);
 }
 
+/*
+ * Reading a directory needs no state per open (see struct um_listing), so
+ * directories are not opened at all where the kernel allows: it then
+ * sends neither opendir nor releasedir, and keeps every listing it reads
+ * in its cache until the directory changes.
+ */
 static void um_op_opendir(fuse_req_t req, fuse_ino_t ino,
 			  struct fuse_file_info *fi)
 {
-	struct um_dirh *h = um_dirh_new();
-	int r;
+	struct um_fs *fs = FS(req);
 
-	if (!h) {
-		fuse_reply_err(req, ENOMEM);
+	if (fs->no_opendir) {
+		fuse_reply_err(req, ENOSYS);
 		return;
 	}
-	r = um_readdir_open(FS(req), um_inode_of(FS(req), ino), h);
-	if (r < 0) {
-		um_dirh_free(h);
-		fuse_reply_err(req, -r);
-		return;
-	}
-	fi->fh = (uint64_t)(uintptr_t)h;
-	fi->cache_readdir = h->frozen;
-	fi->keep_cache = h->frozen;
-	if (fuse_reply_open(req, fi) != 0)
-		um_dirh_free(h);
+	fi->fh = 0;
+	fi->cache_readdir = 1;
+	fi->keep_cache = 1;
+	fuse_reply_open(req, fi);
 }
 
 static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size,
-		       off_t off, struct fuse_file_info *fi, bool plus)
+		       off_t off, bool plus)
 {
 	struct um_fs *fs = FS(req);
 	struct um_inode *dir = um_inode_of(fs, ino);
-	struct um_dirh *h = (struct um_dirh *)(uintptr_t)fi->fh;
-	char *buf = malloc(size);
+	struct um_listing *l;
+	char *buf;
 	size_t used = 0;
-	int r = 0;
+	int r = um_readdir_get(fs, dir, &l);
 
+	if (r < 0) {
+		fuse_reply_err(req, -r);
+		return;
+	}
+	buf = malloc(size);
 	if (!buf) {
+		um_listing_unref(l);
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
-	pthread_mutex_lock(&h->lock);
-	/* A rewind reads the directory afresh, unless it is frozen. */
-	if ((off == 0 && !h->frozen) || !h->list)
-		r = um_readdir_load(fs, dir, h);
-	for (size_t i = off; r == 0 && i < h->list->n; i++) {
-		struct um_dirent *d = &h->list->ents[i];
+	for (size_t i = um_listing_seek(l, off); i < l->n; i++) {
+		struct um_dirent *d = &l->ents[i];
 		struct fuse_entry_param e = { 0 };
 		struct um_inode *inode = NULL;
 		size_t len;
@@ -463,7 +464,7 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size,
 		e.attr.st_mode = DTTOIF(d->type);
 		if (!plus) {
 			len = fuse_add_direntry(req, buf + used, size - used,
-						d->name, &e.attr, i + 1);
+						d->name, &e.attr, d->off);
 		} else {
 			bool dot = !strcmp(d->name, ".") || !strcmp(d->name, "..");
 			/*
@@ -484,7 +485,7 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size,
 			}
 			len = fuse_add_direntry_plus(req, buf + used,
 						     size - used, d->name, &e,
-						     i + 1);
+						     d->off);
 		}
 		if (len > size - used) {
 			/* It did not fit: the kernel never saw it. */
@@ -494,31 +495,21 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size,
 		}
 		used += len;
 	}
-	pthread_mutex_unlock(&h->lock);
-	if (r < 0)
-		fuse_reply_err(req, -r);
-	else
-		fuse_reply_buf(req, buf, used);
+	um_listing_unref(l);
+	fuse_reply_buf(req, buf, used);
 	free(buf);
 }
 
 static void um_op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size,
 			  off_t off, struct fuse_file_info *fi)
 {
-	do_readdir(req, ino, size, off, fi, false);
+	do_readdir(req, ino, size, off, false);
 }
 
 static void um_op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size,
 			      off_t off, struct fuse_file_info *fi)
 {
-	do_readdir(req, ino, size, off, fi, true);
-}
-
-static void um_op_releasedir(fuse_req_t req, fuse_ino_t ino,
-			     struct fuse_file_info *fi)
-{
-	um_dirh_free((struct um_dirh *)(uintptr_t)fi->fh);
-	fuse_reply_err(req, 0);
+	do_readdir(req, ino, size, off, true);
 }
 
 static void um_op_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync,
@@ -686,7 +677,6 @@ const struct fuse_lowlevel_ops um_ops = {
 	.opendir = um_op_opendir,
 	.readdir = um_op_readdir,
 	.readdirplus = um_op_readdirplus,
-	.releasedir = um_op_releasedir,
 	.fsyncdir = um_op_fsyncdir,
 	.statfs = um_op_statfs,
 	.setxattr = um_op_setxattr,

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <xxhash.h>
 
 #include "inode.h"
 #include "lookup.h"
@@ -189,15 +190,6 @@ static int merge_dir(struct merge *m, struct um_inode *dir)
 	return r;
 }
 
-struct um_dirh *um_dirh_new(void)
-{
-	struct um_dirh *h = calloc(1, sizeof(*h));
-
-	if (h)
-		pthread_mutex_init(&h->lock, NULL);
-	return h;
-}
-
 void um_listing_unref(struct um_listing *l)
 {
 	if (!l || __atomic_sub_fetch(&l->refs, 1, __ATOMIC_ACQ_REL) > 0)
@@ -214,18 +206,61 @@ static struct um_listing *listing_ref(struct um_listing *l)
 	return l;
 }
 
-void um_dirh_free(struct um_dirh *h)
-{
-	if (!h)
-		return;
-	um_listing_unref(h->list);
-	pthread_mutex_destroy(&h->lock);
-	free(h);
-}
-
 void um_readdir_changed(struct um_inode *dir)
 {
 	__atomic_add_fetch(&dir->dir_version, 1, __ATOMIC_RELEASE);
+}
+
+/* "." and ".." come first, at offsets 1 and 2; the names from 3 on. */
+#define FIRST_NAME_OFF 3
+
+static uint64_t name_off(const char *name)
+{
+	/* 63 bits: the kernel's file position is signed. */
+	uint64_t off = XXH3_64bits(name, strlen(name)) >> 1;
+
+	return off < FIRST_NAME_OFF ? off + FIRST_NAME_OFF : off;
+}
+
+static int by_off(const void *a, const void *b)
+{
+	const struct um_dirent *x = a, *y = b;
+
+	if (x->off != y->off)
+		return x->off < y->off ? -1 : 1;
+	return strcmp(x->name, y->name);
+}
+
+/*
+ * Give every entry its offset and put them in that order.  Two names of
+ * one hash (about one directory in 2^40 of a million entries) take
+ * consecutive offsets: only those two may then be seen twice or missed by
+ * a reader racing a change to one of them.
+ */
+static void place(struct um_listing *l)
+{
+	l->ents[0].off = 1;
+	l->ents[1].off = 2;
+	for (size_t i = 2; i < l->n; i++)
+		l->ents[i].off = name_off(l->ents[i].name);
+	qsort(l->ents + 2, l->n - 2, sizeof(*l->ents), by_off);
+	for (size_t i = 3; i < l->n; i++)
+		if (l->ents[i].off <= l->ents[i - 1].off)
+			l->ents[i].off = l->ents[i - 1].off + 1;
+}
+
+size_t um_listing_seek(const struct um_listing *l, uint64_t off)
+{
+	size_t lo = 0, hi = l->n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (l->ents[mid].off <= off)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
 }
 
 /* Read the layers into a new listing of dir. */
@@ -254,12 +289,13 @@ static int build(struct um_fs *fs, struct um_inode *dir, uint64_t version,
 		um_listing_unref(l);
 		return r;
 	}
+	place(l);
 	*out = l;
 	return 0;
 }
 
-int um_readdir_load(struct um_fs *fs, struct um_inode *dir,
-		    struct um_dirh *h)
+int um_readdir_get(struct um_fs *fs, struct um_inode *dir,
+		   struct um_listing **out)
 {
 	uint64_t version = __atomic_load_n(&dir->dir_version, __ATOMIC_ACQUIRE);
 	struct um_listing *l = NULL, *old = NULL;
@@ -284,37 +320,7 @@ int um_readdir_load(struct um_fs *fs, struct um_inode *dir,
 		pthread_mutex_unlock(&dir->lock);
 		um_listing_unref(old);
 	}
-	um_listing_unref(h->list);
-	h->list = l;
-	return 0;
-}
-
-/*
- * Why freezing is safe: the kernel's listing cache is one per directory,
- * filled and read only through opens that we marked frozen, and it
- * splices what several such opens read by offset.  Every frozen open of
- * a directory reads the one listing its lower layers give (they never
- * change), and a directory leaves that state only by being copied up,
- * which comes before any change to its entries.  Once it has, opens are
- * no longer frozen and the kernel drops its cache on the next open.
- */
-int um_readdir_open(struct um_fs *fs, struct um_inode *dir,
-		    struct um_dirh *h)
-{
-	int r;
-
-	pthread_mutex_lock(&dir->lock);
-	h->frozen = !fs->upper || dir->layer != 0;
-	pthread_mutex_unlock(&dir->lock);
-	if (!h->frozen)
-		return 0;
-	r = um_readdir_load(fs, dir, h);
-	if (r < 0)
-		return r;
-	/* Copied up while we read it?  Then it may differ: not frozen. */
-	pthread_mutex_lock(&dir->lock);
-	h->frozen = !fs->upper || dir->layer != 0;
-	pthread_mutex_unlock(&dir->lock);
+	*out = l;
 	return 0;
 }
 

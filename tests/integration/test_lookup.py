@@ -8,7 +8,7 @@ import stat
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from umtest import (Union, case, eq, eq_mode, fails_with, hardlink, listing,
+from umtest import (Union, case, check, eq, eq_mode, fails_with, hardlink, listing,
                     main, mkdir, mkfile, oci_opaque, oci_whiteout, opaque,
                     read, symlink, whiteout, write, xwhiteout)
 
@@ -270,6 +270,79 @@ def oci_markers_never_listed():
                    u.m('d/.wh.gone'))
         fails_with(errno.ENOENT, 'stat o/.wh..wh..opq', os.lstat,
                    u.m('o/.wh..wh..opq'))
+
+
+def _libc_dir_reader():
+    """opendir/readdir/telldir/seekdir/closedir of the C library, which
+    Python does not offer."""
+    import ctypes
+    libc = ctypes.CDLL(None, use_errno=True)
+
+    class Dirent(ctypes.Structure):
+        _fields_ = [('d_ino', ctypes.c_uint64), ('d_off', ctypes.c_int64),
+                    ('d_reclen', ctypes.c_ushort), ('d_type', ctypes.c_ubyte),
+                    ('d_name', ctypes.c_char * 256)]
+    libc.opendir.restype = ctypes.c_void_p
+    libc.opendir.argtypes = [ctypes.c_char_p]
+    libc.readdir.restype = ctypes.POINTER(Dirent)
+    libc.readdir.argtypes = [ctypes.c_void_p]
+    libc.telldir.restype = ctypes.c_long
+    libc.telldir.argtypes = [ctypes.c_void_p]
+    libc.seekdir.argtypes = [ctypes.c_void_p, ctypes.c_long]
+    libc.closedir.argtypes = [ctypes.c_void_p]
+    return libc
+
+
+def _read_names(libc, dp, count=None):
+    out = []
+    while count is None or len(out) < count:
+        ent = libc.readdir(dp)
+        if not ent:
+            break
+        name = ent.contents.d_name.decode()
+        if name not in ('.', '..'):
+            out.append(name)
+    return out
+
+
+@case(unionmount_only=True, why='kernel overlayfs lists a merged directory '
+      'from a snapshot taken at open')
+def seekdir_to_saved_offset_after_changes():
+    """A saved directory offset stays the same place while the directory
+    changes: seekdir to it goes on with the names that followed it, each
+    once, whatever was created and removed meanwhile (those may show or
+    not, as POSIX allows)."""
+    with Union(lowers=2) as u:
+        names = ['n%04d' % i for i in range(600)]
+        for i, n in enumerate(names):
+            mkfile(u.l(1 + i % 2, 'd/' + n), b'')
+        u.mount()
+        write(u.m('d/up'), b'u')
+        libc = _libc_dir_reader()
+        dp = libc.opendir(u.m('d').encode())
+        check(dp, 'opendir')
+        try:
+            head = _read_names(libc, dp, 250)
+            pos = libc.telldir(dp)
+            tail = _read_names(libc, dp)
+            eq(sorted(head + tail), sorted(names + ['up']), 'first pass')
+            gone = tail[10:20] + head[:5]
+            for n in gone:
+                os.unlink(u.m('d/' + n))
+            for i in range(50):
+                write(u.m('d/new%d' % i), b'')
+            libc.seekdir(dp, pos)
+            again = _read_names(libc, dp)
+        finally:
+            libc.closedir(dp)
+        # Created or removed since opendir: may show or not (POSIX).
+        moved = set(gone) | {'new%d' % i for i in range(50)}
+        eq([n for n in again if n not in moved],
+           [n for n in tail if n not in moved],
+           'names after the saved offset, in order, each once')
+        eq(len(again), len(set(again)), 'no name twice')
+        check(not set(again) & set(head), 'names before the saved offset '
+              'read again: %s' % sorted(set(again) & set(head)))
 
 
 @case
