@@ -156,24 +156,26 @@ static int set_owner_mode(struct um_fs *fs, struct um_inode *inode,
 	return um_override_set(fs, fd_path, "", &ov);
 }
 
+/* What a change that only sets the times asks of the real object. */
+enum time_change { TIMES_CHANGE, TIMES_SAME, TIMES_GONE };
+
 /*
  * Under the writeback cache the kernel keeps a file's times itself and
  * writes them back, with the ctime flag, after its writes and after an
  * unlink, rename or link of the file.  One that leaves mtime as it is, or
  * reaches a file whose last name is gone, has nothing to store (the real
  * ctime follows real changes) and must not copy the file up, or bring a
- * deleted one back.  0: a real change; 1: nothing to do; 2: the file is
- * gone.
+ * deleted one back.
  */
-static int changes_nothing(struct um_inode *inode, const struct stat *attr,
-			   int valid)
+static enum time_change time_writeback(struct um_inode *inode,
+				       const struct stat *attr, int valid)
 {
 	struct stat st;
 	int dfd, r;
 	const char *name;
 
 	if (!(valid & UM_SET_CTIME) || (valid & ~(UM_SET_MTIME | UM_SET_CTIME)))
-		return 0;
+		return TIMES_CHANGE;
 	pthread_mutex_lock(&inode->lock);
 	r = um_inode_locate_locked(inode, &dfd, &name);
 	if (r == 0 && fstatat(dfd, name, &st,
@@ -181,12 +183,14 @@ static int changes_nothing(struct um_inode *inode, const struct stat *attr,
 		r = -errno;
 	pthread_mutex_unlock(&inode->lock);
 	if (r == -ENOENT || r == -ESTALE)
-		return 2;
+		return TIMES_GONE;
 	if (r < 0)
-		return 0;
-	return !(valid & UM_SET_MTIME) ||
-	       (st.st_mtim.tv_sec == attr->st_mtim.tv_sec &&
-		st.st_mtim.tv_nsec == attr->st_mtim.tv_nsec);
+		return TIMES_CHANGE;
+	if (!(valid & UM_SET_MTIME) ||
+	    (st.st_mtim.tv_sec == attr->st_mtim.tv_sec &&
+	     st.st_mtim.tv_nsec == attr->st_mtim.tv_nsec))
+		return TIMES_SAME;
+	return TIMES_CHANGE;
 }
 
 static int set_attr(struct um_fs *fs, struct um_inode *inode,
@@ -248,18 +252,20 @@ int um_attr_set(struct um_fs *fs, struct um_inode *inode,
 
 	if (!fs->upper)
 		return -EROFS;
-	switch (changes_nothing(inode, attr, valid)) {
-	case 2:
+	switch (time_writeback(inode, attr, valid)) {
+	case TIMES_GONE:
 		/* Nothing can see it any more: what the kernel knows will do. */
 		memset(out, 0, sizeof(*out));
 		out->st_ino = inode->ino;
 		out->st_mode = inode->type;
 		out->st_mtim = attr->st_mtim;
 		return 0;
-	case 0:
+	case TIMES_CHANGE:
 		r = set_attr(fs, inode, attr, valid, fd);
 		if (r < 0)
 			return r;
+		break;
+	case TIMES_SAME:
 		break;
 	}
 	return um_attr_get(fs, inode, out);
