@@ -756,7 +756,26 @@ def _watchdog(name):
             except OSError:
                 pass
         for mp in mounts_under(u.root):
+            _abort_fuse_connection(mp)
             run_logged(['umount', '-l', mp])
+
+
+def _abort_fuse_connection(mp):
+    """Abort the FUSE connection of the mount at mp, if it is one: a daemon
+    that deadlocked inside the kernel cannot exit, and every request to it
+    would wait forever.  Found through mountinfo, never by a stat of mp."""
+    entry = mount_entry(mp)
+    if entry is None or not entry[1].startswith('fuse'):
+        return
+    conns = '/sys/fs/fuse/connections'
+    try:
+        if not os.listdir(conns):
+            run_logged(['mount', '-t', 'fusectl', 'none', conns])
+        with open(os.path.join(conns, entry[2].split(':')[1], 'abort'),
+                  'w') as f:
+            f.write('1')
+    except OSError:
+        pass
 
 
 def _daemon_pids(mnt):
