@@ -106,7 +106,12 @@ static int pending_add(struct pending *p, const char *name)
 	return p->names[p->n++] ? 0 : -ENOMEM;
 }
 
-static int read_layer(struct merge *m, int layer, int dirfd, bool xwh)
+/*
+ * Add the names of one layer's directory that no layer above showed or
+ * hid.  last: no layer below, so the names need not be remembered.
+ */
+static int read_layer(struct merge *m, int layer, int dirfd, bool xwh,
+		      bool last)
 {
 	struct um_fs *fs = m->fs;
 	struct pending pend = { 0 };
@@ -144,13 +149,13 @@ static int read_layer(struct merge *m, int layer, int dirfd, bool xwh)
 			if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 				continue;	/* gone meanwhile */
 			if (um_is_whiteout(&st, dirfd, name, xwh)) {
-				r = seen_add(m, name, len);
+				r = last ? 0 : seen_add(m, name, len);
 				continue;
 			}
 			if (de->d_type == DT_UNKNOWN)
 				de->d_type = IFTODT(st.st_mode);
 		}
-		r = seen_add(m, name, len);
+		r = last ? 0 : seen_add(m, name, len);
 		if (r < 0)
 			break;
 		if (!m->h) {
@@ -168,7 +173,7 @@ static int read_layer(struct merge *m, int layer, int dirfd, bool xwh)
 	closedir(dp);
 	for (size_t i = 0; i < pend.n; i++) {
 		size_t len = strlen(pend.names[i]);
-		if (r == 0 && !seen_has(m, pend.names[i], len))
+		if (r == 0 && !last && !seen_has(m, pend.names[i], len))
 			r = seen_add(m, pend.names[i], len);
 		free(pend.names[i]);
 	}
@@ -182,10 +187,11 @@ static int merge_dir(struct merge *m, struct um_inode *dir)
 	int r = 0;
 
 	if (real.layer == 0)
-		r = read_layer(m, 0, real.fd, false);
+		r = read_layer(m, 0, real.fd, false, dir->nlowers == 0);
 	for (int i = 0; r == 0 && !m->found && i < dir->nlowers; i++)
 		r = read_layer(m, dir->lowers[i].layer, dir->lowers[i].fd,
-			       dir->lowers[i].xwhiteouts);
+			       dir->lowers[i].xwhiteouts,
+			       i == dir->nlowers - 1);
 	seen_free(m);
 	return r;
 }
