@@ -3,8 +3,6 @@
 #ifndef UM_READDIR_H
 #define UM_READDIR_H
 
-#include <pthread.h>
-#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 

@@ -239,9 +239,9 @@ static int by_off(const void *a, const void *b)
 
 /*
  * Give every entry its offset and put them in that order.  Two names of
- * one hash (about one directory in 2^40 of a million entries) take
- * consecutive offsets: only those two may then be seen twice or missed by
- * a reader racing a change to one of them.
+ * one hash (a million names hold such a pair with odds of about 2^-24)
+ * take consecutive offsets: only those two may then be seen twice or
+ * missed by a reader racing a change to one of them.
  */
 static void place(struct um_listing *l)
 {
