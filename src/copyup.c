@@ -348,11 +348,8 @@ static int copyup_one(struct um_fs *fs, struct um_inode *inode,
 /* Drop the metacopy markers (ours, the kernel's) of the upper file fd. */
 static int drop_metacopy(int fd)
 {
-	static const char *const names[] = { "trusted.overlay.metacopy",
-					     "user.overlay.metacopy" };
-
-	for (size_t i = 0; i < sizeof(names) / sizeof(*names); i++) {
-		int r = um_removexattr_at(fd, "", names[i]);
+	for (size_t i = 0; i < UM_METACOPY_MARKERS; i++) {
+		int r = um_removexattr_at(fd, "", um_metacopy_markers[i]);
 		if (r < 0 && r != -ENODATA && r != -ENOTSUP && r != -EPERM)
 			return r;
 	}

@@ -26,6 +26,10 @@ void um_origin_xattr(struct um_fs *fs, char buf[64])
 	snprintf(buf, 64, "%sunionmount.origin", fs->xattr_ns);
 }
 
+const char *const um_metacopy_markers[UM_METACOPY_MARKERS] = {
+	"trusted.overlay.metacopy", "user.overlay.metacopy",
+};
+
 void um_metacopy_xattr(struct um_fs *fs, char buf[64])
 {
 	snprintf(buf, 64, "%soverlay.metacopy", fs->xattr_ns);
@@ -41,9 +45,11 @@ static bool is_metacopy(int dfd, const char *name, const struct stat *st)
 {
 	if (!S_ISREG(st->st_mode) || st->st_blocks * 512 >= st->st_size)
 		return false;
-	return um_getxattr_at(dfd, name, "trusted.overlay.metacopy", NULL,
-			      0) >= 0 ||
-	       um_getxattr_at(dfd, name, "user.overlay.metacopy", NULL, 0) >= 0;
+	for (size_t i = 0; i < UM_METACOPY_MARKERS; i++)
+		if (um_getxattr_at(dfd, name, um_metacopy_markers[i], NULL,
+				   0) >= 0)
+			return true;
+	return false;
 }
 
 void um_redirect_xattr(struct um_fs *fs, char buf[64])
