@@ -613,9 +613,11 @@ static void um_op_lseek(fuse_req_t req, fuse_ino_t ino, off_t off,
 	 * Under the writeback cache the kernel may hold dirty pages we have
 	 * not seen: the real file would show holes where they are.  Dropping
 	 * the cached pages from off on makes the kernel write them back first
-	 * (another thread serves those writes).
+	 * (another thread serves those writes).  Only a file in the upper can
+	 * have any (a write copies up first): a lower one keeps its cache.
 	 */
-	if (fs->writeback)
+	if (fs->writeback &&
+	    __atomic_load_n(&um_inode_of(fs, ino)->layer, __ATOMIC_ACQUIRE) == 0)
 		fuse_lowlevel_notify_inval_inode(fs->session, ino, off, 0);
 	r = lseek(file_fd(req, fi), off, whence);
 
