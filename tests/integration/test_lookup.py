@@ -2,15 +2,17 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 """Lookup through the layers and reading every whiteout format."""
 
+import ctypes
 import errno
 import os
 import stat
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from umtest import (Union, case, check, eq, eq_mode, fails_with, hardlink, listing,
-                    main, mkdir, mkfile, oci_opaque, oci_whiteout, opaque,
-                    read, symlink, whiteout, write, xwhiteout)
+from umtest import (Union, case, check, eq, eq_mode, fails_with, hardlink,
+                    libc, listing, main, mkdir, mkfile, oci_opaque,
+                    oci_whiteout, opaque, read, symlink, whiteout, write,
+                    xwhiteout)
 
 
 @case
@@ -273,11 +275,8 @@ def oci_markers_never_listed():
 
 
 def _libc_dir_reader():
-    """opendir/readdir/telldir/seekdir/closedir of the C library, which
-    Python does not offer."""
-    import ctypes
-    libc = ctypes.CDLL(None, use_errno=True)
-
+    """opendir/readdir/telldir/seekdir/closedir of the C library (umtest's
+    handle), which Python does not offer."""
     class Dirent(ctypes.Structure):
         _fields_ = [('d_ino', ctypes.c_uint64), ('d_off', ctypes.c_int64),
                     ('d_reclen', ctypes.c_ushort), ('d_type', ctypes.c_ubyte),
