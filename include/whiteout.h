@@ -12,23 +12,8 @@
 #include <stdbool.h>
 #include <sys/stat.h>
 
+#include "markers.h"
 #include "unionmount.h"
-
-#define UM_OCI_PREFIX ".wh."
-#define UM_OCI_OPAQUE ".wh..wh..opq"
-
-/* Pure name handling (src/whiteout_name.c). */
-
-/* "NAME" if name is an OCI whiteout ".wh.NAME", else NULL. */
-const char *um_oci_whiteout_target(const char *name);
-bool um_is_oci_opaque(const char *name);
-/* True for every xattr name the merged view must not show. */
-bool um_is_private_xattr(const char *xname);
-/*
- * One of the owner/mode/type overrides (override.h): private, yet part
- * of the object, so a copy-up keeps it.
- */
-bool um_is_override_xattr(const char *xname);
 
 /* Reading (src/whiteout.c).  st is the object's lstat. */
 bool um_is_whiteout(const struct stat *st, int dirfd, const char *name,
