@@ -406,9 +406,19 @@ static int opaque(struct imp *im, int dfd, const char *base)
 }
 
 static int add_dir_meta(struct imp *im, const char *path,
-			struct archive_entry *e)
+			struct archive_entry *e, bool again)
 {
 	struct dir_meta *m;
+
+	/* A directory given twice: its last entry's mode and time count. */
+	for (size_t i = 0; again && i < im->ndirs; i++) {
+		if (strcmp(im->dirs[i].path, path))
+			continue;
+		im->dirs[i].mode = archive_entry_perm(e);
+		im->dirs[i].mtime.tv_sec = archive_entry_mtime(e);
+		im->dirs[i].mtime.tv_nsec = archive_entry_mtime_nsec(e);
+		return 0;
+	}
 
 	if (im->ndirs == im->capdirs) {
 		size_t nc = im->capdirs ? im->capdirs * 2 : 64;
@@ -519,7 +529,7 @@ static int one_entry(struct imp *im, struct archive *a, struct archive_entry *e)
 			return fail(im, "mkdir", -errno);
 		r = set_meta(im, e, dfd, base, made);
 		if (r == 0)
-			r = add_dir_meta(im, path, e);
+			r = add_dir_meta(im, path, e, kept_dir);
 		return r;
 	case AE_IFREG: {
 		_cleanup_close_ int fd = openat(dfd, base,
