@@ -61,13 +61,4 @@ int um_lookup_data(struct um_fs *fs, struct um_inode *dir, const char *name);
  */
 #define UM_METACOPY_MIN (64 << 10)
 
-/* The xattr that marks a metacopy file (see copyup.c). */
-void um_metacopy_xattr(struct um_fs *fs, char buf[64]);
-/* Every metacopy marker we recognise: the kernel's, in both namespaces. */
-#define UM_METACOPY_MARKERS 2
-extern const char *const um_metacopy_markers[UM_METACOPY_MARKERS];
-/* The xattr that keeps the st_ino of a copied-up object. */
-void um_origin_xattr(struct um_fs *fs, char buf[64]);
-void um_redirect_xattr(struct um_fs *fs, char buf[64]);
-
 #endif

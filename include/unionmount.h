@@ -25,6 +25,7 @@
 	((hashv) = (unsigned)XXH3_64bits((keyptr), (keylen)))
 #include <uthash.h>
 
+#include "markers.h"
 #include "options.h"
 
 /* One layer of the union.  Index 0 is the upper when there is one. */
@@ -116,7 +117,7 @@ struct um_fs {
 				 * override.h) are read from it, or NULL */
 	bool override_always;	/* xattr_permissions=: owner and mode go to
 				 * the override, never to the real object */
-	const char *xattr_ns;	/* "trusted." or "user.": what we write */
+	enum um_xattr_ns xattr_ns; /* the namespace of the markers we write */
 	enum um_whiteout_mode whiteout;
 	double timeout;
 	bool fsync;		/* fsync copy-ups before they become visible */

@@ -37,10 +37,6 @@ int um_whiteout_create(struct um_fs *fs, int udfd, const char *name);
 int um_whiteout_create_oci(struct um_fs *fs, int udfd, const char *name);
 /* Remove ".wh.name"; returns 1 if there was one. */
 int um_oci_whiteout_remove(int udfd, const char *name);
-/* If name in udfd is a whiteout, remove it; returns 1 if one was there. */
-int um_whiteout_remove(struct um_fs *fs, int udfd, const char *name);
-/* Is there a whiteout of any format at name in upper dir udfd? */
-bool um_upper_whiteout(int udfd, const char *name);
 /* Mark the upper directory dirfd/name opaque. */
 int um_set_opaque(struct um_fs *fs, int dirfd, const char *name);
 

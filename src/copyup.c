@@ -183,7 +183,6 @@ static int build_copy(struct um_fs *fs, struct um_inode *inode, int sfd,
 	_cleanup_free_ char *dst = um_procpath_at(fs->workfd, tmp);
 	_cleanup_free_ char *target = NULL;
 	struct timespec times[2] = { st->st_atim, st->st_mtim };
-	char xn[64];
 	int r = 0;
 
 	if (!dst)
@@ -201,10 +200,11 @@ static int build_copy(struct um_fs *fs, struct um_inode *inode, int sfd,
 		*meta = (flags & UM_COPYUP_META) && fs->cfg->metacopy &&
 			keeps_origin(st) && st->st_size > UM_METACOPY_MIN &&
 			!(flags & UM_COPYUP_NODATA);
-		if (*meta) {
-			um_metacopy_xattr(fs, xn);
-			*meta = fsetxattr(out, xn, "", 0, 0) == 0;
-		}
+		if (*meta)
+			*meta = fsetxattr(out,
+					  um_marker_name(UM_MARK_METACOPY,
+							 fs->xattr_ns),
+					  "", 0, 0) == 0;
 		if (*meta) {
 			if (ftruncate(out, st->st_size) < 0)
 				r = -errno;
@@ -253,7 +253,7 @@ static int build_copy(struct um_fs *fs, struct um_inode *inode, int sfd,
 	    fchmodat(fs->workfd, tmp, st->st_mode & 07777, 0) < 0)
 		r = -errno;
 	if (!r && keeps_origin(st)) {
-		um_origin_xattr(fs, xn);
+		const char *xn = um_marker_name(UM_MARK_ORIGIN, fs->xattr_ns);
 		/* user.* xattrs are not allowed on symlinks: best effort. */
 		if (lsetxattr(dst, xn, &inode->ino, sizeof(inode->ino), 0) < 0 &&
 		    errno != ENOTSUP && errno != EPERM)
@@ -348,8 +348,9 @@ static int copyup_one(struct um_fs *fs, struct um_inode *inode,
 /* Drop the metacopy markers (ours, the kernel's) of the upper file fd. */
 static int drop_metacopy(int fd)
 {
-	for (size_t i = 0; i < UM_METACOPY_MARKERS; i++) {
-		int r = um_removexattr_at(fd, "", um_metacopy_markers[i]);
+	for (int ns = 0; ns < UM_NS_COUNT; ns++) {
+		int r = um_removexattr_at(fd, "",
+					  um_marker_name(UM_MARK_METACOPY, ns));
 		if (r < 0 && r != -ENODATA && r != -ENOTSUP && r != -EPERM)
 			return r;
 	}

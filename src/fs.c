@@ -116,11 +116,13 @@ static void probe_upper(struct um_fs *fs)
 	if (fs->can_mknod)
 		unlinkat(fs->workfd, tmp, 0);
 
-	fs->xattr_ns = "user.";
+	/* Trusted markers if we may set them, as the kernel mounted by root. */
+	fs->xattr_ns = UM_NS_USER;
 	if (mkdirat(fs->workfd, tmp, 0700) == 0) {
-		if (um_setxattr_at(fs->workfd, tmp, "trusted.overlay.probe",
+		if (um_setxattr_at(fs->workfd, tmp,
+				   um_marker_name(UM_MARK_OPAQUE, UM_NS_TRUSTED),
 				   "y", 1, 0) == 0)
-			fs->xattr_ns = "trusted.";
+			fs->xattr_ns = UM_NS_TRUSTED;
 		unlinkat(fs->workfd, tmp, AT_REMOVEDIR);
 	}
 }
@@ -160,16 +162,16 @@ static void probe_privilege(struct um_fs *fs)
 	fs->can_chown = chown_cap;
 	switch (fs->cfg->xattr_permissions) {
 	case 1:
-		fs->override_xattr = "security.fuseoverlayfs.override_stat";
+		fs->override_xattr = UM_OVERRIDE_FUSEOVERLAYFS;
 		fs->override_always = true;
 		break;
 	case 2:
-		fs->override_xattr = "user.containers.override_stat";
+		fs->override_xattr = UM_OVERRIDE_CONTAINERS;
 		fs->override_always = true;
 		break;
 	default:
 		if (!chown_cap || !have_cap(CAP_MKNOD) || !in_initial_userns())
-			fs->override_xattr = "user.containers.override_stat";
+			fs->override_xattr = UM_OVERRIDE_CONTAINERS;
 		break;
 	}
 }
@@ -230,7 +232,7 @@ int um_fs_init(struct um_fs *fs, struct um_config *cfg, char *err,
 	fs->timeout = cfg->timeout;
 	fs->whiteout = cfg->whiteout;
 	fs->fsync = !cfg->no_fsync;
-	fs->xattr_ns = "user.";
+	fs->xattr_ns = UM_NS_USER;
 	pthread_mutex_init(&fs->table_lock, NULL);
 	raise_fd_limit();
 	/* Modes come from the kernel already masked. */

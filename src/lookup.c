@@ -8,6 +8,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,20 +22,6 @@
 #include "util.h"
 #include "whiteout.h"
 
-void um_origin_xattr(struct um_fs *fs, char buf[64])
-{
-	snprintf(buf, 64, "%sunionmount.origin", fs->xattr_ns);
-}
-
-const char *const um_metacopy_markers[UM_METACOPY_MARKERS] = {
-	"trusted.overlay.metacopy", "user.overlay.metacopy",
-};
-
-void um_metacopy_xattr(struct um_fs *fs, char buf[64])
-{
-	snprintf(buf, 64, "%soverlay.metacopy", fs->xattr_ns);
-}
-
 /*
  * Is the upper file dfd/name a metacopy?  Such a file holds no data, at
  * most a block of xattrs, so it has fewer blocks than its size says (ours
@@ -45,23 +32,14 @@ static bool is_metacopy(int dfd, const char *name, const struct stat *st)
 {
 	if (!S_ISREG(st->st_mode) || st->st_blocks * 512 >= st->st_size)
 		return false;
-	for (size_t i = 0; i < UM_METACOPY_MARKERS; i++)
-		if (um_getxattr_at(dfd, name, um_metacopy_markers[i], NULL,
-				   0) >= 0)
-			return true;
-	return false;
-}
-
-void um_redirect_xattr(struct um_fs *fs, char buf[64])
-{
-	snprintf(buf, 64, "%soverlay.redirect", fs->xattr_ns);
+	return um_marker_has(dfd, name, UM_MARK_METACOPY);
 }
 
 int um_check_name(const char *name)
 {
 	if (strlen(name) > 255)
 		return -ENAMETOOLONG;
-	if (!strncmp(name, UM_OCI_PREFIX, 4))
+	if (um_is_oci_reserved(name))
 		return -ENOENT;
 	return 0;
 }
@@ -69,20 +47,14 @@ int um_check_name(const char *name)
 uint64_t um_ino_of(struct um_fs *fs, int layer, int dirfd, const char *name,
 		   const struct stat *st)
 {
-	static const char *const origin[] = {
-		"trusted.unionmount.origin",
-		"user.unionmount.origin",
-	};
 	struct um_layer *l = &fs->layers[layer];
 	uint64_t ino;
 
 	/* A copied-up object keeps the number it had below. */
-	if (l->upper) {
-		for (int i = 0; i < 2; i++)
-			if (um_getxattr_at(dirfd, name, origin[i], &ino,
-					   sizeof(ino)) == sizeof(ino))
-				return ino;
-	}
+	if (l->upper && um_marker_get(dirfd, name, UM_MARK_ORIGIN,
+				      UM_NS_TRUSTED, &ino,
+				      sizeof(ino)) == sizeof(ino))
+		return ino;
 	return um_ino_map(l->fsid, fs->fsid_bits, st->st_ino);
 }
 
@@ -148,15 +120,15 @@ static bool realdir_maybe(struct um_realdir *rd, const char *name)
 {
 	struct um_nameset *set = realdir_names(rd);
 	size_t len = strlen(name);
-	char wh[4 + 256];
+	char wh[UM_OCI_PREFIX_LEN + NAME_MAX + 1];
 
 	if (!set || um_nameset_maybe(set, name, len))
 		return true;
-	if (!set->oci || len > 251)
+	if (!set->oci || UM_OCI_PREFIX_LEN + len > NAME_MAX)
 		return false;
-	memcpy(wh, UM_OCI_PREFIX, 4);
-	memcpy(wh + 4, name, len);
-	return um_nameset_maybe(set, wh, len + 4);
+	memcpy(wh, UM_OCI_PREFIX, UM_OCI_PREFIX_LEN);
+	memcpy(wh + UM_OCI_PREFIX_LEN, name, len);
+	return um_nameset_maybe(set, wh, UM_OCI_PREFIX_LEN + len);
 }
 
 /*
@@ -330,16 +302,9 @@ int um_lookup_name(struct um_fs *fs, struct um_inode *dir, const char *name,
 			lk->metacopy = true;
 		}
 		if (w.nfound && S_ISDIR(lk->st.st_mode) && !w.stop) {
-			char xn[64];
-			um_redirect_xattr(fs, xn);
-			rlen = um_getxattr_at(real.fd, name, xn, redirect,
-					      sizeof(redirect) - 1);
-			if (rlen < 0)
-				rlen = um_getxattr_at(real.fd, name,
-					fs->xattr_ns[0] == 't' ?
-					"user.overlay.redirect" :
-					"trusted.overlay.redirect",
-					redirect, sizeof(redirect) - 1);
+			rlen = um_marker_get(real.fd, name, UM_MARK_REDIRECT,
+					     fs->xattr_ns, redirect,
+					     sizeof(redirect) - 1);
 			if (rlen >= 0)
 				redirect[rlen] = '\0';
 		}

@@ -136,7 +136,7 @@ static int read_layer(struct merge *m, int layer, int dirfd, bool xwh,
 
 		if (!strcmp(name, ".") || !strcmp(name, ".."))
 			continue;
-		if (!strncmp(name, UM_OCI_PREFIX, 4)) {
+		if (um_is_oci_reserved(name)) {
 			target = um_oci_whiteout_target(name);
 			if (target)
 				r = pending_add(&pend, target);
