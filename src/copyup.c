@@ -182,7 +182,7 @@ static int build_copy(struct um_fs *fs, struct um_inode *inode, int sfd,
 	char src[UM_PROCPATH_MAX];
 	_cleanup_free_ char *dst = um_procpath_at(fs->workfd, tmp);
 	_cleanup_free_ char *target = NULL;
-	struct timespec times[2] = { st->st_atim, st->st_mtim };
+	struct timespec times[2] = {st->st_atim, st->st_mtim};
 	int r = 0;
 
 	if (!dst)

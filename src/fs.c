@@ -119,9 +119,10 @@ static void probe_upper(struct um_fs *fs)
 	/* Trusted markers if we may set them, as the kernel mounted by root. */
 	fs->xattr_ns = UM_NS_USER;
 	if (mkdirat(fs->workfd, tmp, 0700) == 0) {
-		if (um_setxattr_at(fs->workfd, tmp,
-				   um_marker_name(UM_MARK_OPAQUE, UM_NS_TRUSTED),
-				   "y", 1, 0) == 0)
+		if (um_setxattr_at(
+			    fs->workfd, tmp,
+			    um_marker_name(UM_MARK_OPAQUE, UM_NS_TRUSTED), "y",
+			    1, 0) == 0)
 			fs->xattr_ns = UM_NS_TRUSTED;
 		unlinkat(fs->workfd, tmp, AT_REMOVEDIR);
 	}

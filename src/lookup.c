@@ -51,9 +51,9 @@ uint64_t um_ino_of(struct um_fs *fs, int layer, int dirfd, const char *name,
 	uint64_t ino;
 
 	/* A copied-up object keeps the number it had below. */
-	if (l->upper && um_marker_get(dirfd, name, UM_MARK_ORIGIN,
-				      UM_NS_TRUSTED, &ino,
-				      sizeof(ino)) == sizeof(ino))
+	if (l->upper &&
+	    um_marker_get(dirfd, name, UM_MARK_ORIGIN, UM_NS_TRUSTED, &ino,
+			  sizeof(ino)) == sizeof(ino))
 		return ino;
 	return um_ino_map(l->fsid, fs->fsid_bits, st->st_ino);
 }
