@@ -7,6 +7,7 @@
 
 #include "lookup.h"
 #include "unionmount.h"
+#include "util.h"
 
 /*
  * Find or make the inode for a lookup result, with one new reference.
@@ -35,11 +36,10 @@ static inline fuse_ino_t um_nodeid(struct um_fs *fs, struct um_inode *inode)
  */
 int um_inode_path(struct um_fs *fs, struct um_inode *inode, int *layer);
 /*
- * Where the real object is, for *at() calls made while inode->lock is held:
- * (*dirfd, *name) with name "" meaning AT_EMPTY_PATH on dirfd.  0 or -errno.
+ * Where the real object is, for calls made while inode->lock is held (the
+ * path borrows the inode's fds and name).  0 or -errno.
  */
-int um_inode_locate_locked(struct um_inode *inode, int *dirfd,
-			   const char **name);
+int um_inode_locate_locked(struct um_inode *inode, struct um_path *p);
 /* The same as um_inode_path, with inode->lock held by the caller. */
 int um_inode_path_locked(struct um_inode *inode);
 /*

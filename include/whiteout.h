@@ -14,6 +14,7 @@
 
 #include "markers.h"
 #include "unionmount.h"
+#include "util.h"
 
 /* Reading (src/whiteout.c).  st is the object's lstat. */
 bool um_is_whiteout(const struct stat *st, int dirfd, const char *name,
@@ -26,8 +27,8 @@ enum um_opaque {
 	UM_OPAQUE,		/* hides every lower layer below */
 	UM_XWHITEOUTS,		/* not opaque, may contain xattr whiteouts */
 };
-/* Opaque state of the directory dirfd/name. */
-enum um_opaque um_dir_opaque(int dirfd, const char *name);
+/* Opaque state of the directory p. */
+enum um_opaque um_dir_opaque(const struct um_path *p);
 
 /* Writing, in the upper only. */
 

@@ -85,14 +85,13 @@ static int make_object(struct um_fs *fs, int dfd, const char *name,
 	int fd = 0, r;
 
 	if (how->link) {
-		char path[UM_PROCPATH_MAX];
-		int lfd = um_inode_path(fs, how->link, NULL);
-		if (lfd < 0)
-			return lfd;
-		um_procpath(path, lfd);
-		fd = linkat(AT_FDCWD, path, dfd, name, AT_SYMLINK_FOLLOW);
-		close(lfd);
-		return fd < 0 ? -errno : 0;
+		struct um_path p;
+		pthread_mutex_lock(&how->link->lock);
+		r = um_inode_locate_locked(how->link, &p);
+		if (r == 0)
+			r = um_path_link(&p, dfd, name);
+		pthread_mutex_unlock(&how->link->lock);
+		return r;
 	}
 	switch (type) {
 	case S_IFDIR:
@@ -265,14 +264,13 @@ out_tmp:
  */
 static bool last_name(struct um_inode *inode)
 {
+	struct um_path p;
 	struct stat st;
-	const char *name;
 	bool last = false;
-	int dfd;
 
 	pthread_mutex_lock(&inode->lock);
-	if (inode->fd < 0 && um_inode_locate_locked(inode, &dfd, &name) == 0 &&
-	    fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0)
+	if (inode->fd < 0 && um_inode_locate_locked(inode, &p) == 0 &&
+	    um_path_stat(&p, &st) == 0)
 		last = st.st_nlink <= 1;
 	pthread_mutex_unlock(&inode->lock);
 	return last;

@@ -119,10 +119,10 @@ static void probe_upper(struct um_fs *fs)
 	/* Trusted markers if we may set them, as the kernel mounted by root. */
 	fs->xattr_ns = UM_NS_USER;
 	if (mkdirat(fs->workfd, tmp, 0700) == 0) {
-		if (um_setxattr_at(
-			    fs->workfd, tmp,
-			    um_marker_name(UM_MARK_OPAQUE, UM_NS_TRUSTED), "y",
-			    1, 0) == 0)
+		struct um_path p = UM_PATH(UM_LAYER_WORK, fs->workfd, tmp);
+		if (um_path_setxattr(
+			    &p, um_marker_name(UM_MARK_OPAQUE, UM_NS_TRUSTED),
+			    "y", 1, 0) == 0)
 			fs->xattr_ns = UM_NS_TRUSTED;
 		unlinkat(fs->workfd, tmp, AT_REMOVEDIR);
 	}
@@ -201,8 +201,10 @@ static int make_root(struct um_fs *fs, char *err, size_t errlen)
 		if (fd < 0)
 			return fail(err, errlen, "dup: %s", strerror(errno));
 		root->lowers[root->nlowers++] = (struct um_realdir){
-			.layer = i, .fd = fd,
-			.xwhiteouts = um_dir_opaque(fd, ".") == UM_XWHITEOUTS };
+			.layer = i,
+			.fd = fd,
+			.xwhiteouts = um_dir_opaque(&UM_PATH(i, fd, "")) ==
+				      UM_XWHITEOUTS};
 	}
 	root->fd = top == 0 ? fcntl(fs->layers[0].fd, F_DUPFD_CLOEXEC, 0) :
 			      root->lowers[0].fd;
@@ -234,6 +236,8 @@ int um_fs_init(struct um_fs *fs, struct um_config *cfg, char *err,
 	fs->whiteout = cfg->whiteout;
 	fs->fsync = !cfg->no_fsync;
 	fs->xattr_ns = UM_NS_USER;
+	/* -d: every call on a layer is logged beside the FUSE requests. */
+	um_trace_layers(cfg->debug);
 	pthread_mutex_init(&fs->table_lock, NULL);
 	raise_fd_limit();
 	/* Modes come from the kernel already masked. */

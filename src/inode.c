@@ -147,36 +147,27 @@ static int parent_fd(struct um_inode *parent, int layer)
 	return -1;
 }
 
-int um_inode_locate_locked(struct um_inode *inode, int *dirfd,
-			   const char **name)
+int um_inode_locate_locked(struct um_inode *inode, struct um_path *p)
 {
+	p->layer = inode->layer;
 	if (inode->fd >= 0) {
-		*dirfd = inode->fd;
-		*name = "";
+		p->dirfd = inode->fd;
+		p->name = "";
 		return 0;
 	}
 	if (!inode->parent)
 		return -ESTALE;
-	*dirfd = parent_fd(inode->parent, inode->layer);
-	*name = inode->name;
-	return *dirfd < 0 ? -ESTALE : 0;
+	p->dirfd = parent_fd(inode->parent, inode->layer);
+	p->name = inode->name;
+	return p->dirfd < 0 ? -ESTALE : 0;
 }
 
 int um_inode_path_locked(struct um_inode *inode)
 {
-	int fd, pfd;
+	struct um_path p;
+	int r = um_inode_locate_locked(inode, &p);
 
-	if (inode->fd >= 0) {
-		fd = fcntl(inode->fd, F_DUPFD_CLOEXEC, 3);
-		return fd < 0 ? -errno : fd;
-	}
-	if (!inode->parent)
-		return -ESTALE;
-	pfd = parent_fd(inode->parent, inode->layer);
-	if (pfd < 0)
-		return -ESTALE;
-	fd = openat(pfd, inode->name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
-	return fd < 0 ? -errno : fd;
+	return r < 0 ? r : um_path_open(&p, O_PATH);
 }
 
 int um_inode_path(struct um_fs *fs, struct um_inode *inode, int *layer)

@@ -139,17 +139,19 @@ static bool realdir_maybe(struct um_realdir *rd, const char *name)
 static int probe(struct um_fs *fs, struct walk *w, int layer, int dfd,
 		 struct um_realdir *rd, const char *name, bool xwh)
 {
+	struct um_path p = UM_PATH(layer, dfd, name);
 	struct um_lookup *lk = w->lk;
 	struct stat st;
 	enum um_opaque op;
-	int fd;
+	int fd, r;
 
 	/* A lower directory that certainly lacks the name: no call at all. */
 	if (rd && !realdir_maybe(rd, name))
 		return 0;
-	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
-		if (errno != ENOENT && errno != ENOTDIR)
-			return -errno;
+	r = um_path_stat(&p, &st);
+	if (r < 0) {
+		if (r != -ENOENT && r != -ENOTDIR)
+			return r;
 		if (may_have_oci(rd) && um_has_oci_whiteout(dfd, name))
 			w->stop = true;
 		return 0;
@@ -171,11 +173,11 @@ static int probe(struct um_fs *fs, struct walk *w, int layer, int dfd,
 	/* Non-directories are reached by name, hard links by fd. */
 	fd = -1;
 	if (S_ISDIR(st.st_mode) || st.st_nlink > 1) {
-		fd = openat(dfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+		fd = um_path_open(&p, O_PATH);
 		if (fd < 0)
-			return errno == ENOENT ? 0 : -errno;
+			return fd == -ENOENT ? 0 : fd;
 	}
-	op = S_ISDIR(st.st_mode) ? um_dir_opaque(dfd, name) : UM_NOT_OPAQUE;
+	op = S_ISDIR(st.st_mode) ? um_dir_opaque(&p) : UM_NOT_OPAQUE;
 	if (!w->nfound) {
 		lk->layer = layer;
 		lk->st = st;
@@ -188,7 +190,7 @@ static int probe(struct um_fs *fs, struct walk *w, int layer, int dfd,
 	if (fs->layers[layer].upper) {
 		lk->fd = fd;
 	} else if (S_ISDIR(st.st_mode)) {
-		int r = add_lower(w, layer, fd, op == UM_XWHITEOUTS);
+		r = add_lower(w, layer, fd, op == UM_XWHITEOUTS);
 		if (r < 0) {
 			close(fd);
 			return r;
@@ -223,14 +225,15 @@ static int walk_redirect(struct um_fs *fs, struct walk *w, int layer,
 	if (dfd < 0)
 		return -errno;
 	for (;;) {
+		struct um_path p;
 		struct stat st;
 
 		next = strtok_r(NULL, "/", &save);
 		if (!next)
 			break;
+		p = UM_PATH(layer, dfd, comp);
 		if (strlen(comp) > 255 || !strcmp(comp, "..") ||
-		    !strcmp(comp, ".") ||
-		    fstatat(dfd, comp, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+		    !strcmp(comp, ".") || um_path_stat(&p, &st) < 0) {
 			close(dfd);
 			return 0;	/* not in this layer: try the next */
 		}
@@ -244,10 +247,9 @@ static int walk_redirect(struct um_fs *fs, struct walk *w, int layer,
 			close(dfd);
 			return 0;
 		}
-		if (um_dir_opaque(dfd, comp) == UM_OPAQUE)
+		if (um_dir_opaque(&p) == UM_OPAQUE)
 			stop_after = true;
-		nfd = openat(dfd, comp,
-			     O_PATH | O_NOFOLLOW | O_DIRECTORY | O_CLOEXEC);
+		nfd = um_path_open(&p, O_PATH | O_DIRECTORY);
 		close(dfd);
 		if (nfd < 0)
 			return 0;
@@ -384,7 +386,8 @@ bool um_lower_has(struct um_fs *fs, struct um_inode *dir, const char *name)
 		int dfd = dir->lowers[i].fd;
 		if (!realdir_maybe(&dir->lowers[i], name))
 			continue;
-		if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+		if (um_path_stat(&UM_PATH(dir->lowers[i].layer, dfd, name),
+				 &st) < 0) {
 			if (may_have_oci(&dir->lowers[i]) &&
 			    um_has_oci_whiteout(dfd, name))
 				return false;
@@ -399,14 +402,14 @@ bool um_lower_has(struct um_fs *fs, struct um_inode *dir, const char *name)
 int um_lookup_data(struct um_fs *fs, struct um_inode *dir, const char *name)
 {
 	struct stat st;
-	int fd;
 
 	(void)fs;
 	for (int i = 0; i < dir->nlowers; i++) {
 		struct um_realdir *rd = &dir->lowers[i];
 		if (!realdir_maybe(rd, name))
 			continue;
-		if (fstatat(rd->fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+		struct um_path p = UM_PATH(rd->layer, rd->fd, name);
+		if (um_path_stat(&p, &st) < 0) {
 			if (may_have_oci(rd) && um_has_oci_whiteout(rd->fd, name))
 				return -EIO;
 			continue;
@@ -414,8 +417,7 @@ int um_lookup_data(struct um_fs *fs, struct um_inode *dir, const char *name)
 		/* A whiteout, a directory, a device: no data to read. */
 		if (!S_ISREG(st.st_mode))
 			return -EIO;
-		fd = openat(rd->fd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
-		return fd < 0 ? -errno : fd;
+		return um_path_open(&p, O_PATH);
 	}
 	return -EIO;
 }

@@ -119,9 +119,9 @@ static int read_layer(struct merge *m, int layer, int dirfd, bool xwh,
 	DIR *dp;
 	int fd, r = 0;
 
-	fd = um_reopen(dirfd, O_RDONLY | O_DIRECTORY);
+	fd = um_path_open(&UM_PATH(layer, dirfd, ""), O_RDONLY | O_DIRECTORY);
 	if (fd < 0)
-		return -errno;
+		return fd;
 	dp = fdopendir(fd);
 	if (!dp) {
 		close(fd);
@@ -146,7 +146,7 @@ static int read_layer(struct merge *m, int layer, int dirfd, bool xwh,
 			continue;
 		if (de->d_type == DT_CHR || de->d_type == DT_UNKNOWN ||
 		    (xwh && de->d_type == DT_REG)) {
-			if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+			if (um_path_stat(&UM_PATH(layer, dirfd, name), &st) < 0)
 				continue;	/* gone meanwhile */
 			if (um_is_whiteout(&st, dirfd, name, xwh)) {
 				r = last ? 0 : seen_add(m, name, len);

@@ -40,35 +40,28 @@ bool um_has_oci_whiteout(int dirfd, const char *name)
 	return wh && fstatat(dirfd, wh, &st, AT_SYMLINK_NOFOLLOW) == 0;
 }
 
-enum um_opaque um_dir_opaque(int dirfd, const char *name)
+enum um_opaque um_dir_opaque(const struct um_path *p)
 {
-	_cleanup_free_ char *p = um_procpath_at(dirfd, name);
 	char v[2], names[1024];
 	struct stat st;
 	ssize_t len;
 
-	if (!p)
-		return UM_NOT_OPAQUE;
 	/* Most directories have no xattrs: one call tells. */
-	len = llistxattr(p, names, sizeof(names));
+	len = um_path_listxattr(p, names, sizeof(names));
 	for (int ns = 0; len != 0 && ns < UM_NS_COUNT; ns++) {
 		const char *xn = um_marker_name(UM_MARK_OPAQUE, ns);
 		ssize_t r;
 		if (len > 0 && !memmem(names, len, xn, strlen(xn) + 1))
 			continue;
-		r = lgetxattr(p, xn, v, sizeof(v));
+		r = um_path_getxattr(p, xn, v, sizeof(v));
 		if (r == 1 && v[0] == 'y')
 			return UM_OPAQUE;
 		if (r == 1 && v[0] == 'x')
 			return UM_XWHITEOUTS;
 	}
 	/* The OCI marker lives inside the directory. */
-	{
-		_cleanup_free_ char *q = NULL;
-		if (asprintf(&q, "%s/" UM_OCI_OPAQUE, p) >= 0 &&
-		    lstat(q, &st) == 0)
-			return UM_OPAQUE;
-	}
+	if (um_path_stat_child(p, UM_OCI_OPAQUE, &st) == 0)
+		return UM_OPAQUE;
 	return UM_NOT_OPAQUE;
 }
 
@@ -131,22 +124,13 @@ int um_oci_whiteout_remove(int udfd, const char *name)
 
 int um_set_opaque(struct um_fs *fs, int dirfd, const char *name)
 {
-	int r = um_setxattr_at(dirfd, name,
-			       um_marker_name(UM_MARK_OPAQUE, fs->xattr_ns),
-			       "y", 1, 0);
+	/* In the upper, or in the work directory on its file system. */
+	struct um_path p = UM_PATH(0, dirfd, name);
+	int r = um_path_setxattr(
+		&p, um_marker_name(UM_MARK_OPAQUE, fs->xattr_ns), "y", 1, 0);
+
 	if (r == 0 && fs->whiteout != UM_WHITEOUT_OCI)
 		return 0;
-
 	/* OCI readers (and we) also understand the marker file. */
-	_cleanup_free_ char *p = um_procpath_at(dirfd, name);
-	_cleanup_free_ char *q = NULL;
-	int fd;
-
-	if (!p || asprintf(&q, "%s/" UM_OCI_OPAQUE, p) < 0)
-		return -ENOMEM;
-	fd = open(q, O_CREAT | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0644);
-	if (fd < 0)
-		return -errno;
-	close(fd);
-	return 0;
+	return um_path_create_child(&p, UM_OCI_OPAQUE);
 }
