@@ -104,6 +104,27 @@ struct um_inode {
 	struct um_listing *listing; /* cached merged listing, or NULL */
 };
 
+/*
+ * Snapshot of where an inode lives now (fd: directories only, which keep
+ * it while the inode lives).  Here, not in inode.h, because lookup, which
+ * inode.c builds on, needs it too.
+ */
+struct um_real {
+	int layer;
+	int fd;
+};
+
+static inline struct um_real um_inode_real(struct um_inode *inode)
+{
+	struct um_real r;
+
+	pthread_mutex_lock(&inode->lock);
+	r.layer = inode->layer;
+	r.fd = inode->fd;
+	pthread_mutex_unlock(&inode->lock);
+	return r;
+}
+
 struct um_fs {
 	struct um_config *cfg;
 	struct um_layer *layers;

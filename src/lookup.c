@@ -16,7 +16,6 @@
 #include <unistd.h>
 
 #include "ino.h"
-#include "inode.h"
 #include "lookup.h"
 #include "nameset.h"
 #include "util.h"
@@ -42,20 +41,6 @@ int um_check_name(const char *name)
 	if (um_is_oci_reserved(name))
 		return -ENOENT;
 	return 0;
-}
-
-uint64_t um_ino_of(struct um_fs *fs, int layer, int dirfd, const char *name,
-		   const struct stat *st)
-{
-	struct um_layer *l = &fs->layers[layer];
-	uint64_t ino;
-
-	/* A copied-up object keeps the number it had below. */
-	if (l->upper &&
-	    um_marker_get(dirfd, name, UM_MARK_ORIGIN, UM_NS_TRUSTED, &ino,
-			  sizeof(ino)) == sizeof(ino))
-		return ino;
-	return um_ino_map(l->fsid, fs->fsid_bits, st->st_ino);
 }
 
 struct walk {
@@ -364,18 +349,6 @@ void um_lookup_release(struct um_lookup *lk)
 	memset(lk, 0, sizeof(*lk));
 	lk->fd = -1;
 	lk->layer = -1;
-}
-
-int um_lookup_inode(struct um_fs *fs, struct um_inode *dir, const char *name,
-		    struct um_inode **out)
-{
-	struct um_lookup lk;
-	int r = um_lookup_name(fs, dir, name, &lk);
-
-	if (r < 0)
-		return r;
-	*out = um_inode_get(fs, &lk, dir, name);
-	return *out ? 0 : -ENOMEM;
 }
 
 bool um_lower_has(struct um_fs *fs, struct um_inode *dir, const char *name)

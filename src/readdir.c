@@ -13,8 +13,8 @@
 #include <unistd.h>
 #include <xxhash.h>
 
+#include "ino.h"
 #include "inode.h"
-#include "lookup.h"
 #include "readdir.h"
 #include "util.h"
 #include "whiteout.h"
