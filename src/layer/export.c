@@ -64,7 +64,8 @@ struct exp {
 	char *buf;
 	uint64_t entries;
 	bool tty;
-	int werr; /* the first write error, -errno */
+	int werr;    /* the first write error, -errno */
+	bool failed; /* drop what closing the archives writes */
 };
 
 /* Whether the layers below may hold a name: known, or not given. */
@@ -97,6 +98,8 @@ static la_ssize_t blob_write(struct archive *a, void *cd, const void *buf,
 	struct exp *x = cd;
 	int r;
 
+	if (x->failed)
+		return (la_ssize_t)n;
 	EVP_DigestUpdate(x->blob_md, buf, n);
 	x->blob_size += n;
 	r = write_all(x->outfd, buf, n);
@@ -113,6 +116,8 @@ static la_ssize_t tar_write(struct archive *a, void *cd, const void *buf,
 {
 	struct exp *x = cd;
 
+	if (x->failed)
+		return (la_ssize_t)n;
 	EVP_DigestUpdate(x->diff_md, buf, n);
 	x->diff_size += n;
 	if (!x->z)
@@ -639,14 +644,16 @@ int layer_export(const struct layer_export_opts *o, int outfd,
 		d->diff_size = x.diff_size;
 	}
 out:
+	/*
+	 * A failed export writes no trailer: the callbacks drop it (not
+	 * archive_write_fail(), after which libarchive leaks its buffers).
+	 * The tar first: closing it writes into the compressor.
+	 */
+	x.failed = r < 0;
+	if (x.tar)
+		archive_write_free(x.tar);
 	if (x.z)
 		archive_write_free(x.z);
-	if (x.tar) {
-		/* A failed export is not closed cleanly: no half trailer. */
-		if (r < 0)
-			archive_write_fail(x.tar);
-		archive_write_free(x.tar);
-	}
 	HASH_ITER(hh, x.links, ls, tmp)
 	{
 		HASH_DEL(x.links, ls);

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 #include "layer/cmd.h"
@@ -103,8 +104,23 @@ char **layer_lowers_arg(const char *cmd, const char *list, int *n)
 	return v;
 }
 
+/*
+ * The walkers hold a directory fd per layer per level of depth: allow as
+ * many as the hard limit lets a deep tree need.
+ */
+static void raise_fd_limit(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
 int main(int argc, char **argv)
 {
+	raise_fd_limit();
 	if (argc < 2) {
 		fprintf(stderr, "unionmount-layer: no command (try "
 				"unionmount-layer --help)\n");
