@@ -118,6 +118,8 @@ def metacopy_and_relative_redirect():
         mkfile(u.l(1, 'big'), b'b' * 200000)
         mkdir(u.l(1, 'old'))
         mkfile(u.l(1, 'old/f'), b'f')
+        mkdir(u.l(1, 'a/b/c'))
+        mkfile(u.l(1, 'a/b/c/deep'), b'')
         u.mount(opts=['metacopy=on'])
         os.chmod(u.m('big'), 0o600)
         u.umount()
@@ -129,6 +131,12 @@ def metacopy_and_relative_redirect():
         eq(got, 'C /big\nA /new\nA /new/f\nD /old\n', 'diff')
         got = ok(['diff', u.u()])
         eq(got, 'C /big\nA /new\nD /old\n', 'without lowers')
+        # an absolute redirect, into a directory of the lower
+        mkdir(u.u('moved'))
+        setx(u.u('moved'), 'trusted.overlay.redirect', b'/a/b/c')
+        got = ok(['diff', '--lowers', u.l(1), u.u()])
+        eq(got, 'C /big\nA /moved\nA /moved/deep\nA /new\nA /new/f\n'
+                'D /old\n', 'absolute redirect')
 
 
 if __name__ == '__main__':
