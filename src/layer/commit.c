@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "layer/cmd.h"
+#include "layer/hlindex.h"
 #include "layer/walk.h"
 #include "markers.h"
 #include "util.h"
@@ -116,6 +117,104 @@ static int fill_dir(const struct layer_stack *s, struct lw_dir *d,
 		lw_obj_release(&o);
 	}
 	lw_free_names(names);
+	return r;
+}
+
+/* A directory made in the upper takes the union's metadata for it. */
+static int copy_dir_meta(const struct layer_stack *s, const char *upath,
+			 int dfd, const char *name)
+{
+	_cleanup_free_ char *abs = NULL;
+	struct lw_xattrs xa;
+	struct lw_obj src;
+	int r;
+
+	if (asprintf(&abs, "/%s", upath) < 0)
+		return -ENOMEM;
+	lw_obj_init(&src);
+	r = lw_resolve(s, 1, abs, &src);
+	if (r < 0 || src.layer < 0)
+		goto out;
+	r = lw_xattrs_get(src.dirfd, src.rname, true, &xa);
+	if (r < 0)
+		goto out;
+	for (size_t i = 0; i < xa.n && r == 0; i++)
+		r = um_setxattr_at(dfd, name, xa.name[i], xa.value[i],
+				   xa.size[i], 0);
+	lw_xattrs_release(&xa);
+	if (r == 0 && (fchownat(dfd, name, src.st.st_uid, src.st.st_gid,
+				AT_SYMLINK_NOFOLLOW) < 0 ||
+		       fchmodat(dfd, name, src.st.st_mode & 07777, 0) < 0))
+		r = -errno;
+	if (r == 0) {
+		struct timespec ts[2] = {src.st.st_atim, src.st.st_mtim};
+
+		if (utimensat(dfd, name, ts, AT_SYMLINK_NOFOLLOW) < 0)
+			r = -errno;
+	}
+out:
+	lw_obj_release(&src);
+	return r;
+}
+
+struct link_ctx {
+	const struct layer_stack *s;
+};
+
+/*
+ * Link an indexed copy into the upper under the name of the lower hard
+ * link it stands for, making the upper directories on the way (the
+ * copy-up of parents): the layer is then complete without the index.
+ */
+static int link_indexed(void *arg, const char *path, struct lw_obj *o)
+{
+	struct link_ctx *c = arg;
+	_cleanup_free_ char *copy = strdup(path);
+	_cleanup_free_ char *done = NULL;
+	char *comp, *next, *save = NULL;
+	int fd, r = 0;
+
+	if (!copy)
+		return -ENOMEM;
+	fd = dup(c->s->root[0]);
+	if (fd < 0)
+		return fail(path, "dup", -errno);
+	comp = strtok_r(copy, "/", &save);
+	while (comp && (next = strtok_r(NULL, "/", &save))) {
+		_cleanup_free_ char *prefix =
+			done ? lw_path_join(done, comp) : strdup(comp);
+		int nfd;
+
+		if (!prefix) {
+			r = -ENOMEM;
+			break;
+		}
+		if (mkdirat(fd, comp, 0700) == 0) {
+			r = copy_dir_meta(c->s, prefix, fd, comp);
+			if (r < 0) {
+				fail(prefix, "copy up directory", r);
+				break;
+			}
+		} else if (errno != EEXIST) {
+			r = fail(prefix, "mkdir", -errno);
+			break;
+		}
+		nfd = openat(fd, comp,
+			     O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (nfd < 0) {
+			r = fail(prefix, "open", -errno);
+			break;
+		}
+		close(fd);
+		fd = nfd;
+		free(done);
+		done = prefix;
+		prefix = NULL;
+		comp = next;
+	}
+	if (r == 0 && linkat(o->dirfd, o->rname, fd, comp, 0) < 0)
+		r = fail(path, "link the indexed copy", -errno);
+	close(fd);
 	return r;
 }
 
@@ -305,10 +404,21 @@ int cmd_commit(int argc, char **argv)
 	r = layer_stack_open(&s, upper, (const char *const *)lowers, nlowers);
 	if (r < 0)
 		return LAYER_EXIT_FAIL;
-	r = lw_root(&s, 0, &root);
+	s.indexfd = layer_index_open(work, upper);
+	if (s.indexfd < -1) {
+		r = fail("", "hard-link index", s.indexfd);
+		s.indexfd = -1;
+	} else {
+		r = lw_root(&s, 0, &root);
+	}
 	if (r == 0) {
 		r = fill_dir(&s, &root, "");
 		lw_dir_release(&root);
+	}
+	if (r == 0) {
+		struct link_ctx lc = {&s};
+
+		r = lw_foreach_indexed(&s, link_indexed, &lc);
 	}
 	layer_stack_release(&s);
 	layer_free_list(lowers);

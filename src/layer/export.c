@@ -33,6 +33,7 @@
 
 #include "layer/cmd.h"
 #include "layer/export.h"
+#include "layer/hlindex.h"
 #include "layer/walk.h"
 #include "markers.h"
 #include "util.h"
@@ -507,6 +508,11 @@ out:
 	return r;
 }
 
+static int put_indexed(void *arg, const char *path, struct lw_obj *o)
+{
+	return put_object(arg, path, o);
+}
+
 static void digest_hex(EVP_MD_CTX *md, char out[LAYER_DIGEST_LEN])
 {
 	unsigned char h[EVP_MAX_MD_SIZE];
@@ -610,6 +616,15 @@ int layer_export(const struct layer_export_opts *o, int outfd,
 	if (r < 0)
 		return r;
 	x.lowers_known = o->nlowers > 0;
+	/* The index tells which lower names a change reached: only then. */
+	if (x.lowers_known) {
+		x.s.indexfd = layer_index_open(o->workdir, o->upper);
+		if (x.s.indexfd < -1) {
+			r = sys_fail("hard-link index", x.s.indexfd);
+			x.s.indexfd = -1;
+			goto out;
+		}
+	}
 	x.tty = o->progress && isatty(STDERR_FILENO);
 	x.diff_md = EVP_MD_CTX_new();
 	x.blob_md = EVP_MD_CTX_new();
@@ -634,6 +649,13 @@ int layer_export(const struct layer_export_opts *o, int outfd,
 	r = export_delta(&x, "", &root,
 			 x.lowers_known ? BELOW_KNOWN : BELOW_UNKNOWN);
 	lw_dir_release(&root);
+	/*
+	 * The other names of changed lower hard links, after the rest (a
+	 * tar hard link needs its target first): each links to the copy's
+	 * upper name, or the first carries the data.
+	 */
+	if (r == 0)
+		r = lw_foreach_indexed(&x.s, put_indexed, &x);
 	if (r == 0)
 		r = close_archives(&x);
 	progress(&x, true);
@@ -726,7 +748,11 @@ static const char export_help[] =
 	"  --compress none|gzip|zstd  (default none)\n"
 	"  --mtime SECONDS     clamp every time to at most this (default:\n"
 	"                      $SOURCE_DATE_EPOCH if set)\n"
-	"  --progress, --no-progress  counts on stderr (default: if a tty)\n";
+	"  --progress, --no-progress  counts on stderr (default: if a tty)\n"
+	"  --workdir WORK      unionmount's work directory, whose hard-link\n"
+	"                      index names the other changed names of lower\n"
+	"                      hard links (default: .UPPER.unionmount-work\n"
+	"                      beside UPPER, if it exists)\n";
 
 int cmd_export(int argc, char **argv)
 {
@@ -737,6 +763,7 @@ int cmd_export(int argc, char **argv)
 		{"mtime", required_argument, NULL, 't'},
 		{"progress", no_argument, NULL, 'p'},
 		{"no-progress", no_argument, NULL, 'P'},
+		{"workdir", required_argument, NULL, 'w'},
 		{"help", no_argument, NULL, 'h'},
 		{0}};
 	struct layer_export_opts o = {.mtime = -1, .progress = true};
@@ -778,6 +805,10 @@ int cmd_export(int argc, char **argv)
 			break;
 		case 'P':
 			o.progress = false;
+			break;
+		case 'w':
+			layer_need_dir("export", "work directory", optarg);
+			o.workdir = optarg;
 			break;
 		case 'h':
 			layer_help("export", export_help);

@@ -15,10 +15,11 @@
 #include "layer/walk.h"
 
 static const struct layer_cmd commands[] = {
-	{"diff", cmd_diff, "diff [--json] [--lowers L1:L2:...] UPPER"},
+	{"diff", cmd_diff,
+	 "diff [--json] [--lowers L1:L2:... [--workdir WORK]] UPPER"},
 	{"export", cmd_export,
 	 "export [--lowers L1:L2:...] [-o FILE|-] [--compress none|gzip|zstd] "
-	 "[--mtime SECONDS] [--progress|--no-progress] UPPER"},
+	 "[--mtime SECONDS] [--progress|--no-progress] [--workdir WORK] UPPER"},
 	{"import", cmd_import,
 	 "import [--whiteout auto|chardev|oci] FILE|- DIR"},
 	{"commit", cmd_commit,
