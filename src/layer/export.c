@@ -770,6 +770,7 @@ int cmd_export(int argc, char **argv)
 	const char *out = "-";
 	struct layer_digests d;
 	char **lowers = NULL;
+	bool created = false;
 	int c, r, fd;
 
 	o.mtime = layer_source_date_epoch();
@@ -829,7 +830,14 @@ int cmd_export(int argc, char **argv)
 						    "to a terminal (use -o)");
 		fd = STDOUT_FILENO;
 	} else {
-		fd = open(out, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+		/*
+		 * Only a file this run made is removed after a failure: -o
+		 * may name a device or a file someone else owns.
+		 */
+		fd = open(out, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+		created = fd >= 0;
+		if (fd < 0 && errno == EEXIST)
+			fd = open(out, O_WRONLY | O_TRUNC | O_CLOEXEC);
 		if (fd < 0) {
 			layer_free_list(lowers);
 			return layer_error("export", "%s: %s", out,
@@ -841,7 +849,7 @@ int cmd_export(int argc, char **argv)
 		r = -layer_error("export", "%s: %s", out, strerror(errno));
 	layer_free_list(lowers);
 	if (r < 0) {
-		if (fd != STDOUT_FILENO)
+		if (created)
 			unlink(out);
 		return LAYER_EXIT_FAIL;
 	}

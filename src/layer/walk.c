@@ -253,6 +253,37 @@ static int marker_string(int dirfd, const char *name, enum um_marker m,
 	return 0;
 }
 
+/*
+ * A redirect is a layer's xattr: untrusted.  Absolute ones are walked one
+ * component at a time inside the layers, so "." and ".." (which would
+ * step out of a layer root) are refused; a relative one is one name, as
+ * the kernel writes it.
+ */
+static int check_redirect(const struct layer_stack *s, int layer, const char *r)
+{
+	const char *p = r;
+	bool bad = !*r;
+
+	if (*r != '/') {
+		bad = bad || strchr(r, '/') || !strcmp(r, ".") ||
+		      !strcmp(r, "..");
+	} else {
+		while (!bad && *p) {
+			const char *end = strchrnul(++p, '/');
+			size_t n = (size_t)(end - p);
+
+			bad = (n == 1 && p[0] == '.') ||
+			      (n == 2 && p[0] == '.' && p[1] == '.');
+			p = end;
+		}
+	}
+	if (!bad)
+		return 0;
+	fprintf(stderr, "unionmount-layer: layer %s: bad redirect \"%s\"\n",
+		s->path[layer], r);
+	return -EINVAL;
+}
+
 /* Append the parts of another directory (moved, not copied). */
 static int dir_append(struct lw_dir *d, struct lw_dir *from)
 {
@@ -284,6 +315,8 @@ static int find_data(const struct layer_stack *s, const struct lw_dir *d,
 	int r;
 
 	r = marker_string(dirfd, name, UM_MARK_REDIRECT, &redirect);
+	if (r == 0 && redirect)
+		r = check_redirect(s, layer, redirect);
 	if (r < 0)
 		return r;
 	lw_obj_init(&below);
@@ -410,6 +443,9 @@ int lw_lookup(const struct layer_stack *s, const struct lw_dir *d, int from,
 				return r;
 			if (!redirect)
 				continue;
+			r = check_redirect(s, p->layer, redirect);
+			if (r < 0)
+				return r;
 			if (o->dir.n == 1 && !o->redirect)
 				o->redirect = strdup(redirect);
 			if (redirect[0] == '/') {
