@@ -305,22 +305,57 @@ static bool in_use(const char *path)
 	return used;
 }
 
-/* Empty dir (the work directory) but keep it. */
-static int clear_dir(const char *dir)
+/*
+ * What a work directory holds: unionmount's temporary and index
+ * directories, the kernel's.  Nothing else is ever removed, so a wrong
+ * --workdir cannot wipe a tree.
+ */
+static const char *const work_names[] = {"unionmount", "unionmount-index",
+					 "work", "index"};
+
+static bool is_work_name(const char *name)
+{
+	for (size_t i = 0; i < sizeof(work_names) / sizeof(*work_names); i++)
+		if (!strcmp(name, work_names[i]))
+			return true;
+	return false;
+}
+
+/* 0 if dir is missing or holds only work_names, else the first other. */
+static int check_work_dir(const char *dir, char **other)
 {
 	_cleanup_close_ int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	char **names;
 	size_t n;
 	int r;
 
+	*other = NULL;
 	if (fd < 0)
 		return errno == ENOENT ? 0 : -errno;
 	r = lw_readdir(fd, &names, &n);
 	if (r < 0)
 		return r;
-	for (size_t i = 0; i < n && r == 0; i++)
-		r = um_rmtree_at(fd, names[i]);
+	for (size_t i = 0; i < n && !*other; i++)
+		if (!is_work_name(names[i]) && !(*other = strdup(names[i])))
+			r = -ENOMEM;
 	lw_free_names(names);
+	return r;
+}
+
+/* Empty the work directory (its known parts) but keep it. */
+static int clear_work_dir(const char *dir)
+{
+	_cleanup_close_ int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int r = 0;
+
+	if (fd < 0)
+		return errno == ENOENT ? 0 : -errno;
+	for (size_t i = 0;
+	     i < sizeof(work_names) / sizeof(*work_names) && r == 0; i++) {
+		r = um_rmtree_at(fd, work_names[i]);
+		if (r == -ENOENT)
+			r = 0;
+	}
 	return r;
 }
 
@@ -400,6 +435,19 @@ int cmd_commit(int argc, char **argv)
 		return layer_error("commit", "out of memory");
 	if (stat(upper, &st) < 0)
 		return layer_error("commit", "%s: %s", upper, strerror(errno));
+	{
+		_cleanup_free_ char *other = NULL;
+
+		r = check_work_dir(work, &other);
+		if (r < 0)
+			return layer_error("commit", "%s: %s", work,
+					   strerror(-r));
+		if (other)
+			layer_usage_error("commit",
+					  "%s does not look like a work "
+					  "directory (it holds \"%s\")",
+					  work, other);
+	}
 
 	r = layer_stack_open(&s, upper, (const char *const *)lowers, nlowers);
 	if (r < 0)
@@ -439,7 +487,7 @@ int cmd_commit(int argc, char **argv)
 	    chmod(upper, st.st_mode & 07777) < 0)
 		return layer_error("commit", "new empty %s: %s", upper,
 				   strerror(errno));
-	r = clear_dir(work);
+	r = clear_work_dir(work);
 	if (r < 0)
 		return layer_error("commit", "clearing %s: %s", work,
 				   strerror(-r));
