@@ -42,6 +42,11 @@ void layer_help(const char *cmd, const char *text);
  * layer is not a directory.
  */
 char **layer_lowers_arg(const char *cmd, const char *list, int *n);
+/*
+ * Is path (or, if it does not exist yet, its parent) dir or inside it?
+ * Outputs must never land in a layer being read.
+ */
+bool layer_inside(const char *path, const char *dir);
 /* Check that path is a directory; a usage error if not. */
 void layer_need_dir(const char *cmd, const char *what, const char *path);
 

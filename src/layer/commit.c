@@ -410,6 +410,13 @@ int cmd_commit(int argc, char **argv)
 	newlayer = argv[optind + 1];
 	if (lstat(newlayer, &st) == 0)
 		layer_usage_error("commit", "%s exists", newlayer);
+	for (int i = 0; i <= nlowers; i++) {
+		const char *l = i < nlowers ? lowers[i] : argv[optind];
+
+		if (layer_inside(newlayer, l))
+			layer_usage_error("commit", "%s is inside the layer %s",
+					  newlayer, l);
+	}
 	upper = realpath(argv[optind], NULL);
 	if (!upper)
 		return layer_error("commit", "%s: %s", argv[optind],

@@ -824,6 +824,15 @@ int cmd_export(int argc, char **argv)
 	o.upper = argv[optind];
 	layer_need_dir("export", "upper", o.upper);
 	o.lowers = (const char *const *)lowers;
+	if (strcmp(out, "-")) {
+		bool inside = layer_inside(out, o.upper);
+
+		for (int i = 0; i < o.nlowers; i++)
+			inside = inside || layer_inside(out, lowers[i]);
+		if (inside)
+			layer_usage_error("export", "%s is inside a layer",
+					  out);
+	}
 	if (!strcmp(out, "-")) {
 		if (isatty(STDOUT_FILENO))
 			layer_usage_error("export", "will not write a tarball "

@@ -13,6 +13,7 @@
 
 #include "layer/cmd.h"
 #include "layer/walk.h"
+#include "util.h"
 
 static const struct layer_cmd commands[] = {
 	{"diff", cmd_diff,
@@ -86,6 +87,34 @@ void layer_need_dir(const char *cmd, const char *what, const char *path)
 				  strerror(errno));
 	if (!S_ISDIR(st.st_mode))
 		layer_usage_error(cmd, "%s %s: not a directory", what, path);
+}
+
+bool layer_inside(const char *path, const char *dir)
+{
+	_cleanup_free_ char *rp = NULL, *rd = realpath(dir, NULL);
+	_cleanup_free_ char *copy = strdup(path);
+	size_t n;
+
+	if (!rd || !copy)
+		return false;
+	rp = realpath(path, NULL);
+	if (!rp) {
+		/* Not there yet: its parent decides. */
+		char *slash = strrchr(copy, '/');
+
+		if (slash == copy)
+			slash[1] = '\0';
+		else if (slash)
+			*slash = '\0';
+		else
+			strcpy(copy, ".");
+		rp = realpath(copy, NULL);
+		if (!rp)
+			return false;
+	}
+	n = strlen(rd);
+	return !strncmp(rp, rd, n) &&
+	       (rp[n] == '/' || rp[n] == '\0' || !strcmp(rd, "/"));
 }
 
 char **layer_lowers_arg(const char *cmd, const char *list, int *n)

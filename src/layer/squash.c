@@ -302,6 +302,10 @@ int cmd_squash(int argc, char **argv)
 	if (argc - optind != 2)
 		layer_usage_error("squash", "expected LAYERS and OUT");
 	layers = layer_lowers_arg("squash", argv[optind], &n);
+	for (int i = 0; i < n; i++)
+		if (layer_inside(argv[optind + 1], layers[i]))
+			layer_usage_error("squash", "%s is inside the layer %s",
+					  argv[optind + 1], layers[i]);
 	if (mkdir(argv[optind + 1], 0755) < 0 && errno != EEXIST)
 		return layer_error("squash", "%s: %s", argv[optind + 1],
 				   strerror(errno));

@@ -55,6 +55,12 @@ def usage_errors():
             (['squash', u.l(1)], 'squash without OUT'),
             (['squash', u.l(1) + ':' + missing, u.u('out')],
              'squash of a missing layer'),
+            (['squash', u.l(1), u.l(1, 'out')], 'squash into a layer'),
+            (['export', '-o', u.u('self.tar'), u.u()], 'export into UPPER'),
+            (['export', '-o', u.l(1, 'x.tar'), '--lowers', u.l(1), u.u()],
+             'export into a lower'),
+            (['commit', '--lowers', u.l(1), u.u(), u.l(1, 'new')],
+             'commit into a lower'),
         ]
         mkdir(u.l(1, 'x'))
         for args, what in cases:
@@ -64,6 +70,7 @@ def usage_errors():
         check('SOURCE_DATE_EPOCH' in line, 'names the variable: ' + line)
         # Nothing was made by the refused commands.
         eq(sorted(os.listdir(u.u())), ['file'], 'upper after refusals')
+        eq(sorted(os.listdir(u.l(1))), ['x'], 'lower after refusals')
 
 
 @case
