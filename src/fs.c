@@ -238,6 +238,8 @@ int um_fs_init(struct um_fs *fs, struct um_config *cfg, char *err,
 	fs->xattr_ns = UM_NS_USER;
 	/* -d: every call on a layer is logged beside the FUSE requests. */
 	um_trace_layers(cfg->debug);
+	if (um_fault_init(err, errlen) < 0)
+		return -1;
 	pthread_mutex_init(&fs->table_lock, NULL);
 	raise_fd_limit();
 	/* Modes come from the kernel already masked. */

@@ -206,25 +206,32 @@ void um_inode_pin(struct um_inode *inode)
 	pthread_mutex_unlock(&inode->lock);
 }
 
-int um_inode_set_name(struct um_fs *fs, struct um_inode *inode,
-		      struct um_inode *parent, const char *name)
+void um_inode_move(struct um_fs *fs, struct um_inode *inode,
+		   struct um_inode *parent, char *name)
 {
-	char *copy = strdup(name);
 	struct um_inode *old;
 	char *oldname;
 
-	if (!copy)
-		return -ENOMEM;
 	um_inode_ref(fs, parent);
 	pthread_mutex_lock(&inode->lock);
 	old = inode->parent;
 	oldname = inode->name;
 	inode->parent = parent;
-	inode->name = copy;
+	inode->name = name;
 	pthread_mutex_unlock(&inode->lock);
 	free(oldname);
 	if (old)
 		um_inode_unref(fs, old, 1);
+}
+
+int um_inode_set_name(struct um_fs *fs, struct um_inode *inode,
+		      struct um_inode *parent, const char *name)
+{
+	char *copy = strdup(name);
+
+	if (!copy)
+		return -ENOMEM;
+	um_inode_move(fs, inode, parent, copy);
 	return 0;
 }
 

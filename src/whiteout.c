@@ -117,6 +117,8 @@ int um_oci_whiteout_remove(int udfd, const char *name)
 
 	if (!wh)
 		return -ENOMEM;
+	if (um_fault(UM_FAULT_OCI_REMOVE))
+		return -EIO;
 	if (unlinkat(udfd, wh, 0) < 0)
 		return errno == ENOENT ? 0 : -errno;
 	return 1;
@@ -126,8 +128,12 @@ int um_set_opaque(struct um_fs *fs, int dirfd, const char *name)
 {
 	/* In the upper, or in the work directory on its file system. */
 	struct um_path p = UM_PATH(0, dirfd, name);
-	int r = um_path_setxattr(
-		&p, um_marker_name(UM_MARK_OPAQUE, fs->xattr_ns), "y", 1, 0);
+	int r;
+
+	if (um_fault(UM_FAULT_OPAQUE))
+		return -EIO;
+	r = um_path_setxattr(&p, um_marker_name(UM_MARK_OPAQUE, fs->xattr_ns),
+			     "y", 1, 0);
 
 	if (r == 0 && fs->whiteout != UM_WHITEOUT_OCI)
 		return 0;
