@@ -114,8 +114,10 @@ bool um_fault(enum um_fault f);
 /* Remove name in dirfd and everything below it.  Returns 0 or -errno. */
 int um_rmtree_at(int dirfd, const char *name);
 
+/* Room for a temporary name: "#um-PID-SEQ". */
+#define UM_TMPNAME_MAX 64
 /* A fresh name for a temporary object in the work directory. */
-void um_tmpname(struct um_fs *fs, char buf[64]);
+void um_tmpname(struct um_fs *fs, char buf[UM_TMPNAME_MAX]);
 
 /* Auto-closing and auto-freeing locals. */
 static inline void um_closep(int *fd)

@@ -32,10 +32,13 @@
  * next one is copied, so the final fdatasync has little left to wait for.
  */
 #define COPY_CHUNK (32 << 20)
+/* Bytes per read and write where copy_file_range() cannot be used. */
+#define COPY_BUF (64 << 10)
 
 /* Copy the data extents of src to dst, keeping holes. */
 static int copy_data(int src, int dst, off_t size, bool flush)
 {
+	_cleanup_free_ char *buf = NULL;
 	off_t data = 0, hole;
 
 	if (size == 0)
@@ -64,9 +67,10 @@ static int copy_data(int src, int dst, off_t size, bool flush)
 						    0);
 			if (n < 0 && (errno == EXDEV || errno == EINVAL ||
 				      errno == EOPNOTSUPP || errno == ENOSYS)) {
-				char buf[65536];
-				if (want > sizeof(buf))
-					want = sizeof(buf);
+				if (!buf && !(buf = malloc(COPY_BUF)))
+					return -ENOMEM;
+				if (want > COPY_BUF)
+					want = COPY_BUF;
 				n = pread(src, buf, want, data);
 				if (n > 0)
 					n = pwrite(dst, buf, n, data);
@@ -267,7 +271,7 @@ static int build_copy(struct um_fs *fs, struct um_inode *inode, int sfd,
 static int copyup_orphan(struct um_fs *fs, struct um_inode *inode, int sfd,
 			 const struct stat *st, int flags)
 {
-	char tmp[64];
+	char tmp[UM_TMPNAME_MAX];
 	bool meta = false;
 	int fd, r;
 
@@ -293,7 +297,7 @@ static int copyup_one(struct um_fs *fs, struct um_inode *inode,
 		      struct um_inode *parent, int pfd, int flags)
 {
 	_cleanup_close_ int sfd = um_inode_path_locked(inode);
-	char tmp[64];
+	char tmp[UM_TMPNAME_MAX];
 	struct stat st, nst;
 	bool meta = false;
 	int fd, r;

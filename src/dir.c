@@ -9,6 +9,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,7 +29,7 @@
 
 static int check_new_name(const char *name)
 {
-	if (strlen(name) > 255)
+	if (strlen(name) > NAME_MAX)
 		return -ENAMETOOLONG;
 	/* Such a name would read back as a whiteout: refuse, never lose it. */
 	if (um_is_oci_reserved(name))
@@ -179,7 +180,7 @@ int um_dir_create(struct um_fs *fs, struct um_inode *dir, const char *name,
 	bool isdir = S_ISDIR(how->mode) && !how->link;
 	struct stat pst;
 	gid_t gid = cred->gid;
-	char tmp[64];
+	char tmp[UM_TMPNAME_MAX];
 	int udfd, fd, r;
 
 	how->fd = -1;
@@ -334,7 +335,7 @@ out:
 static int remove_upper_dir(struct um_fs *fs, int udfd, const char *name,
 			    bool whiteout)
 {
-	char tmp[64];
+	char tmp[UM_TMPNAME_MAX];
 	int r;
 
 	um_tmpname(fs, tmp);
@@ -527,7 +528,7 @@ static int rename_whiteout(struct rename_wh *w)
 	bool chr = w->old && fs->whiteout != UM_WHITEOUT_OCI && fs->can_mknod;
 	bool oci_old = false, late = false, old_is_wh = false;
 	unsigned int rflags = w->rflags;
-	char whtmp[64];
+	char whtmp[UM_TMPNAME_MAX];
 	int r;
 
 	/*

@@ -375,9 +375,9 @@ int um_rmtree_at(int dirfd, const char *name)
 	return unlinkat(dirfd, name, AT_REMOVEDIR) < 0 ? -errno : 0;
 }
 
-void um_tmpname(struct um_fs *fs, char buf[64])
+void um_tmpname(struct um_fs *fs, char buf[UM_TMPNAME_MAX])
 {
 	unsigned long n = atomic_fetch_add(&fs->tmpseq, 1);
 
-	snprintf(buf, 64, "#um-%d-%lu", (int)getpid(), n);
+	snprintf(buf, UM_TMPNAME_MAX, "#um-%d-%lu", (int)getpid(), n);
 }

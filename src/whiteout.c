@@ -40,9 +40,12 @@ bool um_has_oci_whiteout(int dirfd, const char *name)
 	return wh && fstatat(dirfd, wh, &st, AT_SYMLINK_NOFOLLOW) == 0;
 }
 
+/* Room for the xattr names of a directory that has a few (most have none). */
+#define XATTR_LIST_PROBE 1024
+
 enum um_opaque um_dir_opaque(const struct um_path *p)
 {
-	char v[2], names[1024];
+	char v[2], names[XATTR_LIST_PROBE];
 	struct stat st;
 	ssize_t len;
 
@@ -67,7 +70,7 @@ enum um_opaque um_dir_opaque(const struct um_path *p)
 
 int um_whiteout_create(struct um_fs *fs, int udfd, const char *name)
 {
-	char tmp[64];
+	char tmp[UM_TMPNAME_MAX];
 	int r;
 
 	if (fs->whiteout != UM_WHITEOUT_OCI && fs->can_mknod) {
