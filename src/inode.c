@@ -266,7 +266,7 @@ uint64_t um_inode_cached_ino(struct um_fs *fs, dev_t dev, ino_t ino)
 	pthread_mutex_lock(&fs->table_lock);
 	HASH_FIND_KEY(fs->table, &key, inode);
 	if (inode)
-		r = inode->ino;
+		r = __atomic_load_n(&inode->ino, __ATOMIC_RELAXED);
 	pthread_mutex_unlock(&fs->table_lock);
 	return r;
 }
