@@ -40,7 +40,10 @@ static int opt_append(char **out, const char *s)
 	return 0;
 }
 
-/* The source shown in /proc/mounts: fsname=, or the lower list. */
+/*
+ * The source shown in /proc/mounts: fsname=, or the first argument as
+ * given (what mount(8) compares with the fstab line), or the lower list.
+ */
 static char *make_fsname(const struct um_config *cfg)
 {
 	size_t len = 1;
@@ -48,6 +51,11 @@ static char *make_fsname(const struct um_config *cfg)
 
 	if (cfg->fsname)
 		return strdup(cfg->fsname);
+	/* All mount options must fit in one page for the kernel. */
+	if (cfg->source && strlen(cfg->source) <= 1024)
+		return strdup(cfg->source);
+	if (cfg->source)
+		return strdup("unionmount");
 	for (size_t i = 0; i < cfg->nlowers; i++)
 		len += strlen(cfg->lowers[i]) + 1;
 	/* All mount options must fit in one page for the kernel. */
@@ -110,7 +118,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	if (cfg.show_help) {
-		um_usage(argv[0]);
+		um_usage(stdout, argv[0]);
 		um_config_release(&cfg);
 		return 0;
 	}
@@ -120,11 +128,17 @@ int main(int argc, char **argv)
 		um_config_release(&cfg);
 		return 0;
 	}
-	if (um_config_check(&cfg, err, sizeof(err)) < 0) {
+	if (um_config_check(&cfg, err, sizeof(err)) < 0 ||
+	    um_config_access(&cfg, geteuid(), UM_FUSE_CONF, err, sizeof(err)) <
+		    0) {
 		fprintf(stderr, "unionmount: %s\n", err);
 		um_config_release(&cfg);
 		return 2;
 	}
+	if (cfg.noeffect)
+		fprintf(stderr,
+			"unionmount: accepted for compatibility, without effect: %s\n",
+			cfg.noeffect);
 	if (um_fs_init(&fs, &cfg, err, sizeof(err)) < 0) {
 		fprintf(stderr, "unionmount: %s\n", err);
 		goto out_fs;
