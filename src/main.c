@@ -2,8 +2,8 @@
 /*
  * unionmount: command line, mount, daemonize, session loop.
  *
- * The parent process exits 0 only once the mount is live: the mount is made
- * before fuse_daemonize(), whose parent waits for the child to report.
+ * The first process exits 0 only once the mount is live: it forks at once
+ * (daemon.c), and the child locks the layers (lock.c), mounts and reports.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -14,7 +14,9 @@
 #include <fuse_lowlevel.h>
 
 #include "check.h"
+#include "daemon.h"
 #include "fs.h"
+#include "lock.h"
 #include "ops.h"
 #include "options.h"
 
@@ -105,13 +107,17 @@ int main(int argc, char **argv)
 	struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
 	struct fuse_loop_config *loop = NULL;
 	struct fuse_session *se = NULL;
+	struct um_daemon daemon = {.ready_fd = -1};
+	struct um_lock lock;
 	struct um_config cfg;
 	struct um_fs fs;
 	char err[1024];
 	char *opts = NULL;
 	int ret = 1;
+	int rc;
 
 	um_config_init(&cfg);
+	um_lock_init(&lock);
 	if (um_cmdline_parse(&cfg, argc, argv, err, sizeof(err)) < 0) {
 		fprintf(stderr, "unionmount: %s\n", err);
 		um_config_release(&cfg);
@@ -128,9 +134,10 @@ int main(int argc, char **argv)
 		um_config_release(&cfg);
 		return 0;
 	}
-	if (um_config_check(&cfg, err, sizeof(err)) < 0 ||
-	    um_config_access(&cfg, geteuid(), UM_FUSE_CONF, err, sizeof(err)) <
-		    0) {
+	/* Access first: the check may create the work directory. */
+	if (um_config_access(&cfg, geteuid(), UM_FUSE_CONF, err, sizeof(err)) <
+		    0 ||
+	    um_config_check(&cfg, err, sizeof(err)) < 0) {
 		fprintf(stderr, "unionmount: %s\n", err);
 		um_config_release(&cfg);
 		return 2;
@@ -139,6 +146,19 @@ int main(int argc, char **argv)
 		fprintf(stderr,
 			"unionmount: accepted for compatibility, without effect: %s\n",
 			cfg.noeffect);
+	rc = cfg.foreground ? 0 : um_daemon_start(&daemon);
+	if (rc < 0) {
+		fprintf(stderr, "unionmount: cannot fork: %s\n", strerror(-rc));
+		um_config_release(&cfg);
+		return 1;
+	}
+	/* Before um_fs_init(), which clears the work directory. */
+	rc = um_lock_take(&lock, &cfg, err, sizeof(err));
+	if (rc < 0) {
+		fprintf(stderr, "unionmount: %s\n", err);
+		um_config_release(&cfg);
+		return rc == -EBUSY ? 2 : 1;
+	}
 	if (um_fs_init(&fs, &cfg, err, sizeof(err)) < 0) {
 		fprintf(stderr, "unionmount: %s\n", err);
 		goto out_fs;
@@ -166,8 +186,7 @@ int main(int argc, char **argv)
 			cfg.mountpoint);
 		goto out_signals;
 	}
-	if (fuse_daemonize(cfg.foreground || cfg.debug) != 0)
-		goto out_unmount;
+	um_daemon_ready(&daemon, cfg.foreground);
 
 	loop = fuse_loop_cfg_create();
 	if (!loop)
@@ -176,7 +195,7 @@ int main(int argc, char **argv)
 	fuse_loop_cfg_set_max_threads(loop, cfg.max_threads ? cfg.max_threads : 64);
 	if (cfg.max_idle_threads)
 		fuse_loop_cfg_set_idle_threads(loop, cfg.max_idle_threads);
-	ret = fuse_session_loop_mt(se, loop) ? 1 : 0;
+	ret = um_daemon_exit_status(fuse_session_loop_mt(se, loop));
 	fuse_loop_cfg_destroy(loop);
 
 out_unmount:
@@ -190,6 +209,7 @@ out_args:
 	free(opts);
 out_fs:
 	um_fs_release(&fs);
+	um_lock_release(&lock);
 	um_config_release(&cfg);
 	return ret;
 }
