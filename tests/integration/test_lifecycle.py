@@ -186,6 +186,7 @@ def mounting_over_other_file_systems_allowed():
         eq(rc, 0, 'mount tmpfs: ' + err)
         try:
             u.mount()
+            _wait_fuse_mount(u.m(), 2)
             eq(listing(u.m()), ['a'], 'union over tmpfs')
             u.umount()
         finally:
@@ -200,7 +201,7 @@ def mounting_over_other_file_systems_allowed():
         eq(rc, 0, 'read-only union on the mount point: ' + err)
         try:
             u.mount()
-            eq(_count(u.m()), 2, 'mounts on the mount point')
+            _wait_fuse_mount(u.m(), 2)
             eq(listing(u.m()), ['a'], 'union over another union')
             u.umount()
             eq(listing(u.m()), ['o'], 'the union below')
@@ -210,6 +211,32 @@ def mounting_over_other_file_systems_allowed():
         while _daemon_pids(link) and time.monotonic() < deadline:
             time.sleep(0.05)
         eq(_daemon_pids(link), [], 'daemon of the union below')
+
+
+def _wait_fuse_mount(mnt, n):
+    """After Union.mount() on a mount point that was mounted already (it
+    only waits for a mount there): wait for the n-th mount, a union."""
+    deadline = time.monotonic() + MOUNT_TIMEOUT
+    while not (_count(mnt) == n and mount_entry(mnt)[1] == 'fuse.unionmount'):
+        if time.monotonic() > deadline:
+            raise Fail('the union did not appear on %s' % mnt)
+        time.sleep(0.02)
+
+
+def _wait_idle(mnt):
+    """Wait until the kernel has no request of the mount's FUSE connection
+    pending: the release that follows a close() is sent in the background,
+    and a daemon stopped before it came would leave the open file's
+    memory to the sanitizer's leak report."""
+    conns = '/sys/fs/fuse/connections'
+    if not os.listdir(conns):
+        run_logged(['mount', '-t', 'fusectl', 'none', conns])
+    waiting = join(conns, mount_entry(mnt)[2].split(':')[1], 'waiting')
+    deadline = time.monotonic() + 10
+    while read(waiting).strip() != b'0':
+        if time.monotonic() > deadline:
+            raise Fail('requests of %s still pending after 10s' % mnt)
+        time.sleep(0.02)
 
 
 def _fg_start(u, args):
@@ -243,6 +270,7 @@ def foreground_stop_exits_0():
             p, log = _fg_start(u, u.default_argv())
             try:
                 write(u.m(how), how.encode())
+                _wait_idle(u.m())
                 if how == 'fusermount3':
                     rc, _o, err = run_logged(['fusermount3', '-u', u.m()])
                     eq(rc, 0, 'fusermount3 -u: ' + err)
