@@ -195,7 +195,8 @@ static int lock_dir(const struct um_config *cfg, const char *what,
 }
 
 /*
- * Write the record.  It only serves the message that refuses a second
+ * Write the record, 0600: nothing in the work directory is for other users
+ * (who may reach it, if its mode lets them).  It only serves the message that refuses a second
  * mount, which without it names the pid alone: a failure (a full disk) is
  * no reason to refuse this mount, so it is not reported.
  */
@@ -203,7 +204,7 @@ static void write_record(int dirfd, const char *mountpoint)
 {
 	int fd = openat(dirfd, RECORD_TMP,
 			O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
-			0644);
+			0600);
 	bool ok;
 
 	if (fd < 0)
