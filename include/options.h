@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 
 #include "idmap.h"
 
@@ -37,13 +38,22 @@ struct um_config {
 	char *work;	       /* NULL: default, set by um_config_check() */
 	char *mountpoint;
 	bool ro;
-	bool allow_other;
+	bool allow_other; /* asked for; main.c adds it when run as root */
+	bool owner_only;  /* owner_only: never allow_other */
 	bool default_permissions; /* on unless "no_default_permissions" */
 	bool foreground;	  /* -f */
 	bool debug;		  /* -d, implies foreground */
 	bool show_help;		  /* -h/--help */
 	bool show_version;	  /* -V/--version */
 	char *fsname;		  /* fsname= or NULL */
+	/*
+	 * The first argument as given (LOWERS, or mount.fuse3's SOURCE),
+	 * shown in /proc/mounts without fsname=; NULL in the one-argument
+	 * form.
+	 */
+	char *source;
+	/* Options accepted without effect, comma separated, once each. */
+	char *noeffect;
 	enum um_whiteout_mode whiteout;
 	double timeout; /* timeout= seconds for entry/attr cache, default 86400
 			 */
@@ -95,10 +105,11 @@ void um_strv_free(char **v);
 /*
  * Parse one -o argument ("a=b,c,d=\"x,y\"") into cfg.  Commas split options
  * unless escaped with '\' or inside double quotes; quotes are removed from
- * values.  Unknown options produce one warning line on stderr, mount(8) /
- * systemd ones (defaults, nofail, _netdev, x-*, comment=, auto, noauto,
- * user, users, rw, ...) are silently ignored.  Returns 0 or -1 with a
- * one-line message in err.
+ * values.  Unknown options are errors; mount(8) / systemd ones (defaults,
+ * nofail, _netdev, x-*, comment=, auto, noauto, user, users, rw, ...) are
+ * silently ignored; the fuse-overlayfs and kernel ones without an effect
+ * are collected in cfg->noeffect.  Prints nothing.  Returns 0 or -1 with
+ * a one-line message in err.
  */
 int um_options_parse(struct um_config *cfg, const char *optstr, char *err,
 		     size_t errlen);
@@ -111,7 +122,11 @@ int um_options_parse(struct um_config *cfg, const char *optstr, char *err,
 int um_cmdline_parse(struct um_config *cfg, int argc, char **argv, char *err,
 		     size_t errlen);
 
-void um_usage(const char *prog);
+/* --help: every option of the table, grouped, one line each. */
+void um_usage(FILE *out, const char *prog);
+
+/* The name of option i of the parser's table ("x-*" for the x- prefix), NULL past the end. */
+const char *um_option_name(size_t i);
 
 /*
  * Format a one-line error message into err (control characters become
