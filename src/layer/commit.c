@@ -13,7 +13,6 @@
  * work directory's leftovers (temporary copies, an index of the old
  * upper's inodes) are removed: they describe the upper that is gone.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -22,12 +21,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "layer/cmd.h"
 #include "layer/hlindex.h"
 #include "layer/walk.h"
+#include "lock.h"
 #include "markers.h"
 #include "util.h"
 
@@ -248,61 +249,27 @@ static char *read_small(const char *path, size_t *len)
 }
 
 /*
- * Is a kernel overlay or a unionmount daemon using path as its upper?
- * Kernel mounts say so in mountinfo; a daemon names it on its command
- * line (as an argument or in upperdir=).
+ * Is path the upper of a mount?  A unionmount daemon holds a flock() on
+ * its upper for the life of the mount (lock.h): taking it here both tells
+ * and keeps a mount from starting while the commit runs (*lockfd keeps
+ * it).  Kernel mounts say so in mountinfo.
  */
-static bool in_use(const char *path)
+static bool in_use(const char *path, int *lockfd)
 {
 	_cleanup_free_ char *info = NULL, *needle = NULL;
-	struct dirent *de;
-	bool used = false;
 	size_t len;
-	DIR *proc;
 
-	size_t tlen = strlen(path) + 2;
-	_cleanup_free_ char *target = malloc(tlen);
-
-	if (!target || asprintf(&needle, "upperdir=%s", path) < 0)
+	*lockfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (*lockfd >= 0 && flock(*lockfd, LOCK_EX | LOCK_NB) < 0 &&
+	    errno == EWOULDBLOCK)
+		return true;
+	if (asprintf(&needle, "upperdir=%s", path) < 0)
 		return false;
 	info = read_small("/proc/self/mountinfo", &len);
 	for (char *p = info; p && (p = strstr(p, needle)); p++)
 		if (strchr(",\n ", p[strlen(needle)]))
 			return true;
-	/* A daemon holds its upper open (its command line may name it by
-	 * a relative path). */
-	proc = opendir("/proc");
-	while (proc && !used && (de = readdir(proc))) {
-		_cleanup_free_ char *name = NULL, *comm = NULL;
-		DIR *fds;
-		struct dirent *fe;
-
-		if (de->d_name[0] < '0' || de->d_name[0] > '9')
-			continue;
-		if (asprintf(&name, "/proc/%s/comm", de->d_name) < 0)
-			break;
-		comm = read_small(name, &len);
-		if (!comm || strcmp(comm, "unionmount\n"))
-			continue;
-		free(name);
-		if (asprintf(&name, "/proc/%s/fd", de->d_name) < 0)
-			break;
-		fds = opendir(name);
-		while (fds && !used && (fe = readdir(fds))) {
-			ssize_t n = readlinkat(dirfd(fds), fe->d_name, target,
-					       tlen);
-
-			if (n > 0 && (size_t)n < tlen) {
-				target[n] = '\0';
-				used = !strcmp(target, path);
-			}
-		}
-		if (fds)
-			closedir(fds);
-	}
-	if (proc)
-		closedir(proc);
-	return used;
+	return false;
 }
 
 /*
@@ -382,6 +349,7 @@ int cmd_commit(int argc, char **argv)
 	struct layer_stack s;
 	struct lw_dir root;
 	struct stat st;
+	_cleanup_close_ int lockfd = -1;
 	int nlowers = 0, c, r;
 
 	opterr = 0;
@@ -421,7 +389,7 @@ int cmd_commit(int argc, char **argv)
 	if (!upper)
 		return layer_error("commit", "%s: %s", argv[optind],
 				   strerror(errno));
-	if (in_use(upper))
+	if (in_use(upper, &lockfd))
 		layer_usage_error("commit",
 				  "%s is mounted as an upper: "
 				  "unmount first",
