@@ -352,15 +352,17 @@ static bool can_whiteout_chardev(struct imp *im, int dfd, const char *base)
 static int whiteout(struct imp *im, const char *path, int dfd, const char *base,
 		    const char *target)
 {
-	bool kept;
-	int r = clear_name(im, dfd, target, false, &kept);
+	struct stat st;
+	int r;
 
-	if (r < 0)
-		return r;
-	if (r > 0)
-		dfd = parent_fd(im, path, &base);
-	if (dfd < 0)
-		return dfd;
+	/*
+	 * The image spec: a whiteout hides what the layers below hold, never
+	 * an entry of its own layer, which hides the lower one anyway.
+	 */
+	if (fstatat(dfd, target, &st, AT_SYMLINK_NOFOLLOW) == 0)
+		return 0;
+	if (errno != ENOENT)
+		return fail(im, "stat", -errno);
 	if (can_whiteout_chardev(im, dfd, target))
 		return 0;
 	if (im->wh == LAYER_WH_CHARDEV)

@@ -143,10 +143,15 @@ def duplicates_last_wins():
             ('x', 'file', b'now a file'),
             ('s', 'symlink', '/etc/passwd'),
             ('s', 'file', b'not through the link'),
+            # a whiteout hides only lower layers' entries, not its own
+            ('kept', 'file', b'k'),
+            ('.wh.kept', 'file', b''),
         ])
         dest = u.u('dest')
         ok(['import', tar, dest])
-        eq(listing(dest), ['d', 'd/child', 'f', 's', 'x'], 'names')
+        eq(listing(dest), ['d', 'd/child', 'f', 'kept', 's', 'x'], 'names')
+        with open(os.path.join(dest, 'kept'), 'rb') as f:
+            eq(f.read(), b'k', 'an entry of the layer outlives its whiteout')
         with open(os.path.join(dest, 'f'), 'rb') as f:
             eq(f.read(), b'second', 'f')
         eq(oct(os.stat(os.path.join(dest, 'd')).st_mode & 0o7777), '0o751',
