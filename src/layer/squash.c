@@ -84,6 +84,11 @@ static int copy_fd(struct sq *q, int in, int out, const char *rel)
 }
 
 /* Owner, mode, xattrs (overrides included), times. */
+/*
+ * Owner, xattrs (overrides included), mode, times, in that order: a chown
+ * drops security.capability and the set-id bits, and setting the
+ * capability drops the set-id bits again.
+ */
 static int set_meta(struct sq *q, const struct lw_obj *o, int outfd,
 		    const char *name, const char *rel)
 {
@@ -95,44 +100,48 @@ static int set_meta(struct sq *q, const struct lw_obj *o, int outfd,
 	r = lw_xattrs_get(o->dirfd, o->rname, true, &xa);
 	if (r < 0)
 		return fail(rel, "xattrs", r);
-	for (size_t i = 0; i < xa.n && r == 0; i++) {
-		r = um_setxattr_at(outfd, name, xa.name[i], xa.value[i],
-				   xa.size[i], 0);
-		if (r < 0)
-			fail(rel, xa.name[i], r);
+	for (size_t i = 0; i < xa.n; i++)
 		if (um_is_override_xattr(xa.name[i]))
 			has_override = true;
-	}
-	lw_xattrs_release(&xa);
-	if (r < 0)
-		return r;
 	if (fchownat(outfd, name, st->st_uid, st->st_gid, AT_SYMLINK_NOFOLLOW) <
 	    0) {
 		struct um_override ov = {st->st_uid, st->st_gid,
 					 st->st_mode & 07777, 0};
 		char val[UM_OVERRIDE_MAX];
 
-		if (errno != EPERM && errno != EINVAL)
-			return fail(rel, "chown", -errno);
+		if (errno != EPERM && errno != EINVAL) {
+			r = fail(rel, "chown", -errno);
+			goto out;
+		}
 		/* Rootless: the owner goes where the union reads it. */
 		if (!has_override) {
 			r = um_setxattr_at(outfd, name, UM_OVERRIDE_CONTAINERS,
 					   val, um_override_format(&ov, val),
 					   0);
-			if (r < 0)
-				return fail(rel, "override", r);
+			if (r < 0) {
+				fail(rel, "override", r);
+				goto out;
+			}
 		}
 	}
-	if (!S_ISLNK(st->st_mode) &&
+	for (size_t i = 0; i < xa.n && r == 0; i++) {
+		r = um_setxattr_at(outfd, name, xa.name[i], xa.value[i],
+				   xa.size[i], 0);
+		if (r < 0)
+			fail(rel, xa.name[i], r);
+	}
+	if (r == 0 && !S_ISLNK(st->st_mode) &&
 	    fchmodat(outfd, name, st->st_mode & 07777, 0) < 0)
-		return fail(rel, "chmod", -errno);
-	{
+		r = fail(rel, "chmod", -errno);
+	if (r == 0) {
 		struct timespec ts[2] = {st->st_atim, st->st_mtim};
 
 		if (utimensat(outfd, name, ts, AT_SYMLINK_NOFOLLOW) < 0)
-			return fail(rel, "utimensat", -errno);
+			r = fail(rel, "utimensat", -errno);
 	}
-	return 0;
+out:
+	lw_xattrs_release(&xa);
+	return r;
 }
 
 static int squash_dir(struct sq *q, struct lw_dir *d, int outfd,

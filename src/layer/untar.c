@@ -260,10 +260,6 @@ static int set_meta(struct imp *im, struct archive_entry *e, int dfd,
 			return fail(im, "chown", -errno);
 		need_ov = true;
 	}
-	/* A directory gets its mode last: it may forbid making entries. */
-	if (type != AE_IFLNK && type != AE_IFDIR &&
-	    fchmodat(dfd, base, perm, 0) < 0)
-		return fail(im, "chmod", -errno);
 	if (need_ov) {
 		if (made_type != type)
 			ov.mode |= type;
@@ -291,6 +287,14 @@ static int set_meta(struct imp *im, struct archive_entry *e, int dfd,
 		if (r < 0)
 			return fail(im, xn, r);
 	}
+	/*
+	 * The mode after owner and xattrs: each of those drops the set-id
+	 * bits.  A directory gets its mode last of all: it may forbid
+	 * making its entries.
+	 */
+	if (type != AE_IFLNK && type != AE_IFDIR &&
+	    fchmodat(dfd, base, perm, 0) < 0)
+		return fail(im, "chmod", -errno);
 	if (type != AE_IFDIR) {
 		struct timespec ts[2] = {
 			{archive_entry_mtime(e), archive_entry_mtime_nsec(e)},

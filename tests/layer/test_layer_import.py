@@ -4,6 +4,7 @@
 tarfile) cannot escape the directory, each refused with one line and
 exit 2 or given a documented safe result."""
 
+import base64
 import io
 import os
 import stat
@@ -245,6 +246,24 @@ def private_xattrs_from_tar_dropped():
         check('trusted.overlay.redirect' in err, 'warned: %r' % err)
         x = os.listxattr(os.path.join(dest, 'd'))
         eq(sorted(x), ['user.ok'], 'xattrs')
+
+
+@case
+def setuid_and_capability_kept():
+    with Union(lowers=0) as u:
+        cap = 'AQAAAgAgAAAAAAAAAAAAAAAAAAA='
+        tar = tarball(os.path.join(u.root, 't.tar'), [
+            ('ping', 'file', {'mode': 0o4755, 'uid': 0, 'gid': 0,
+                              'pax_headers': {
+                                  'SCHILY.xattr.security.capability':
+                                  base64.b64decode(cap).decode('latin-1')}}),
+        ])
+        dest = u.u('dest')
+        ok(['import', tar, dest])
+        p = os.path.join(dest, 'ping')
+        eq(oct(os.stat(p).st_mode), '0o104755', 'setuid kept')
+        eq(os.getxattr(p, 'security.capability'), base64.b64decode(cap),
+           'capability kept')
 
 
 @case

@@ -4,6 +4,7 @@
 shows (names, types, modes, owners, sizes, content, symlinks, hard links,
 xattrs, times)."""
 
+import base64
 import os
 import shutil
 import stat
@@ -27,6 +28,11 @@ def build(u, oci):
     os.mknod(u.l(2, 'null'), 0o666 | stat.S_IFCHR, os.makedev(1, 3))
     symlink('etc/a', u.l(2, 'sl'))
     setx(u.l(2, 'etc/a'), 'user.k', b'v')
+    # a chown drops these: they must be set after the owner
+    mkfile(u.l(2, 'ping'), b'elf', mode=0o4755, uid=0, gid=0)
+    setx(u.l(2, 'ping'), 'security.capability',
+         base64.b64decode('AQAAAgAgAAAAAAAAAAAAAAAAAAA='))
+    os.chmod(u.l(2, 'ping'), 0o4755)  # setting the capability dropped it
     # layer 1: markers of every kind
     mkdir(u.l(1, 'etc'))
     whiteout(u.l(1, 'etc/b'))
@@ -77,7 +83,10 @@ def squash_equals_union(kernel, meta):
         out2 = os.path.join(u.root, 'out2')
         ok(['squash', u.l(1) + ':' + u.l(2), out2])
         names = sorted(os.listdir(out2))
-        eq(names, ['big', 'd', 'etc', 'null'], 'lowers squashed')
+        eq(names, ['big', 'd', 'etc', 'null', 'ping'], 'lowers squashed')
+        p = os.path.join(out, 'ping')
+        eq(oct(os.stat(p).st_mode), '0o104755', 'setuid kept')
+        check('security.capability' in os.listxattr(p), 'capability kept')
         eq(sorted(os.listdir(os.path.join(out2, 'd'))), ['only'], 'opaque')
         eq(sorted(os.listdir(os.path.join(out2, 'etc'))), ['a', 'b2'],
            'whiteout applied')
