@@ -40,29 +40,88 @@ static int fail(const char *rel, const char *what, int err)
 }
 
 /* Write the lower data into the metacopy file and drop its markers. */
+/* The whole of in to out (both at offset 0). */
+static int copy_all(int in, int out)
+{
+	char *buf = NULL;
+	int r = 0;
+
+	for (;;) {
+		ssize_t n = copy_file_range(in, NULL, out, NULL, 1 << 30, 0);
+
+		if (n == 0)
+			return 0;
+		if (n > 0 || errno == EINTR)
+			continue;
+		if (errno != EXDEV && errno != EINVAL && errno != ENOSYS &&
+		    errno != EOPNOTSUPP)
+			return -errno;
+		break;
+	}
+	/* Between file systems that refuse copy_file_range: by hand. */
+	buf = malloc(1 << 20);
+	if (!buf)
+		return -ENOMEM;
+	for (;;) {
+		ssize_t n = read(in, buf, 1 << 20), w = 0;
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			r = n < 0 ? -errno : 0;
+			break;
+		}
+		while (w < n && r == 0) {
+			ssize_t k = write(out, buf + w, (size_t)(n - w));
+
+			if (k < 0 && errno != EINTR)
+				r = -errno;
+			else if (k > 0)
+				w += k;
+		}
+		if (r < 0)
+			break;
+	}
+	free(buf);
+	return r;
+}
+
+#define CAPABILITY_XATTR "security.capability"
+
+/* Write the lower data into the metacopy file and drop its markers. */
 static int fill_metacopy(struct lw_obj *o, const char *rel)
 {
 	struct timespec ts[2] = {o->st.st_atim, o->st.st_mtim};
 	_cleanup_close_ int out = -1;
+	char cap[64];
+	ssize_t caplen;
 	int r;
 
 	if (o->datafd < 0)
 		return fail(rel, "metacopy file without data in --lowers",
 			    -ENOENT);
+	/* A write drops the capability (and, but for root, set-id bits):
+	 * kept here, put back after. */
+	caplen = um_getxattr_at(o->dirfd, o->rname, CAPABILITY_XATTR, cap,
+				sizeof(cap));
+	if (caplen < 0 && caplen != -ENODATA && caplen != -ENOTSUP)
+		return fail(rel, CAPABILITY_XATTR, (int)caplen);
 	out = openat(o->dirfd, o->rname, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (out < 0)
 		return fail(rel, "open", -errno);
 	if (lseek(o->datafd, 0, SEEK_SET) < 0)
 		return fail(rel, "seek", -errno);
-	for (;;) {
-		ssize_t n =
-			copy_file_range(o->datafd, NULL, out, NULL, 1 << 30, 0);
-
-		if (n == 0)
-			break;
-		if (n < 0 && errno != EINTR)
-			return fail(rel, "copy", -errno);
+	r = copy_all(o->datafd, out);
+	if (r < 0)
+		return fail(rel, "copy", r);
+	if (caplen >= 0) {
+		r = um_setxattr_at(o->dirfd, o->rname, CAPABILITY_XATTR, cap,
+				   (size_t)caplen, 0);
+		if (r < 0)
+			return fail(rel, CAPABILITY_XATTR, r);
 	}
+	if (fchmod(out, o->st.st_mode & 07777) < 0)
+		return fail(rel, "chmod", -errno);
 	if (fsync(out) < 0)
 		return fail(rel, "fsync", -errno);
 	/* Data first, then the markers: a crash leaves a valid metacopy. */
