@@ -20,7 +20,7 @@ struct um_lookup {
 	int ino_dirfd;		/* with ino 0: the upper directory */
 	struct um_realdir *lowers; /* dirs: lower parts, fds owned */
 	int nlowers;
-	char *lowerpath;	/* dirs: path of lower parts */
+	char *redirect;		/* dirs: the upper's redirect xattr, or NULL */
 	bool metacopy;		/* an upper file whose data is below */
 };
 
@@ -34,8 +34,14 @@ int um_lookup_name(struct um_fs *fs, struct um_inode *dir, const char *name,
 		   struct um_lookup *lk);
 void um_lookup_release(struct um_lookup *lk);
 
-/* "parent/name" (just "name" below the root ""), malloc'ed, or NULL. */
-char *um_lookup_child_path(const char *parent, const char *name);
+/*
+ * Is val a redirect the kernel accepts: a single name, or an absolute
+ * path "/a/b" without empty components?  0 or -EINVAL.
+ */
+int um_redirect_check(const char *val);
+
+/* The longest absolute redirect written, as the kernel's redirect_max. */
+#define UM_REDIRECT_MAX 256
 
 /* Lookup and get the inode with one reference.  0 or -errno. */
 int um_lookup_inode(struct um_fs *fs, struct um_inode *dir, const char *name,
@@ -68,6 +74,5 @@ void um_metacopy_xattr(struct um_fs *fs, char buf[64]);
 extern const char *const um_metacopy_markers[UM_METACOPY_MARKERS];
 /* The xattr that keeps the st_ino of a copied-up object. */
 void um_origin_xattr(struct um_fs *fs, char buf[64]);
-void um_redirect_xattr(struct um_fs *fs, char buf[64]);
 
 #endif

@@ -97,7 +97,10 @@ struct um_inode {
 				    * directory is not in the upper, fd is
 				    * lowers[0].fd */
 	int nlowers;
-	char *lowerpath;	/* path of the lower parts below layer roots */
+	char *redirect;		/* the upper's redirect xattr (read at
+				 * lookup or written by a rename), or NULL:
+				 * the next rename writes what the kernel
+				 * would */
 	uint64_t dir_version;	/* bumped by every change of its entries;
 				 * atomic */
 	struct um_listing *listing; /* cached merged listing, or NULL */
@@ -120,6 +123,9 @@ struct um_fs {
 	enum um_whiteout_mode whiteout;
 	double timeout;
 	bool fsync;		/* fsync copy-ups before they become visible */
+	bool redirect_follow_read; /* redirects in layers are followed */
+	bool redirect_create;	/* directory renames write redirects (else
+				 * those with lower parts fail EXDEV) */
 	bool writeback;		/* the kernel caches writes (it may read
 				 * pages of a file opened write-only) */
 	bool no_opendir;	/* the kernel may read directories unopened */

@@ -32,7 +32,7 @@ static void inode_free(struct um_inode *inode)
 	if (inode->fd >= 0 && !fd_is_lower)
 		close(inode->fd);
 	free(inode->lowers);
-	free(inode->lowerpath);
+	free(inode->redirect);
 	um_listing_unref(inode->listing);
 	free(inode->name);
 	pthread_mutex_destroy(&inode->lock);
@@ -91,7 +91,7 @@ struct um_inode *um_inode_get(struct um_fs *fs, struct um_lookup *lk,
 	inode->fd = lk->fd;
 	inode->lowers = lk->lowers;
 	inode->nlowers = lk->nlowers;
-	inode->lowerpath = lk->lowerpath;
+	inode->redirect = lk->redirect;
 	inode->metacopy = lk->metacopy;
 	inode->parent = parent;
 	parent->refs++;

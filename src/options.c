@@ -237,6 +237,7 @@ enum opt_kind {
 	OPT_SQUASH,
 	OPT_XATTR_PERMS,
 	OPT_METACOPY,
+	OPT_REDIRECT_DIR,
 	OPT_FLAG,	/* static_nlink, noacl, volatile */
 	OPT_FUSE,     /* handed to fuse_session_new() as it is */
 	OPT_FUSE_NUM, /* the same, the value an unsigned number */
@@ -345,7 +346,7 @@ static const struct opt_desc opt_table[] = {
 	{"defcontext", OPT_LATER, ARG_ANY},
 	{"rootcontext", OPT_LATER, ARG_ANY},
 	{"index", OPT_LATER, ARG_ANY},
-	{"redirect_dir", OPT_LATER, ARG_ANY},
+	{"redirect_dir", OPT_REDIRECT_DIR, ARG_NEEDED},
 	{"metacopy", OPT_METACOPY, ARG_NEEDED},
 	{"xino", OPT_LATER, ARG_ANY},
 	{"userxattr", OPT_LATER, ARG_ANY},
@@ -617,6 +618,20 @@ static int apply_option(struct um_config *cfg, const char *name,
 					 value);
 		cfg->metacopy = !strcmp(value, "on");
 		return 0;
+	case OPT_REDIRECT_DIR: {
+		/* the kernel's values, in the order of enum um_redirect_mode */
+		static const char *const modes[] = { "on", "follow",
+						     "nofollow", "off" };
+
+		for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++)
+			if (!strcmp(value, modes[i])) {
+				cfg->redirect_dir = (enum um_redirect_mode)i;
+				return 0;
+			}
+		return um_errorf(err, errlen,
+				 "bad value for redirect_dir=: '%s' (on, follow, nofollow or off)",
+				 value);
+	}
 	case OPT_IGNORE:
 	case OPT_LATER:
 		return 0;
