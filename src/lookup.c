@@ -8,6 +8,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,26 +16,11 @@
 #include <unistd.h>
 
 #include "ino.h"
-#include "inode.h"
 #include "lookup.h"
 #include "markers.h"
 #include "nameset.h"
 #include "util.h"
 #include "whiteout.h"
-
-void um_origin_xattr(struct um_fs *fs, char buf[64])
-{
-	snprintf(buf, 64, "%sunionmount.origin", fs->xattr_ns);
-}
-
-const char *const um_metacopy_markers[UM_METACOPY_MARKERS] = {
-	"trusted.overlay.metacopy", "user.overlay.metacopy",
-};
-
-void um_metacopy_xattr(struct um_fs *fs, char buf[64])
-{
-	snprintf(buf, 64, "%soverlay.metacopy", fs->xattr_ns);
-}
 
 /*
  * Is the upper file dfd/name a metacopy?  Such a file holds no data, at
@@ -46,40 +32,16 @@ static bool is_metacopy(int dfd, const char *name, const struct stat *st)
 {
 	if (!S_ISREG(st->st_mode) || st->st_blocks * 512 >= st->st_size)
 		return false;
-	for (size_t i = 0; i < UM_METACOPY_MARKERS; i++)
-		if (um_getxattr_at(dfd, name, um_metacopy_markers[i], NULL,
-				   0) >= 0)
-			return true;
-	return false;
+	return um_marker_has(dfd, name, UM_MARK_METACOPY);
 }
 
 int um_check_name(const char *name)
 {
 	if (strlen(name) > 255)
 		return -ENAMETOOLONG;
-	if (!strncmp(name, UM_OCI_PREFIX, 4))
+	if (um_is_oci_reserved(name))
 		return -ENOENT;
 	return 0;
-}
-
-uint64_t um_ino_of(struct um_fs *fs, int layer, int dirfd, const char *name,
-		   const struct stat *st)
-{
-	static const char *const origin[] = {
-		"trusted.unionmount.origin",
-		"user.unionmount.origin",
-	};
-	struct um_layer *l = &fs->layers[layer];
-	uint64_t ino;
-
-	/* A copied-up object keeps the number it had below. */
-	if (l->upper) {
-		for (int i = 0; i < 2; i++)
-			if (um_getxattr_at(dirfd, name, origin[i], &ino,
-					   sizeof(ino)) == sizeof(ino))
-				return ino;
-	}
-	return um_ino_map(l->fsid, fs->fsid_bits, st->st_ino);
 }
 
 /*
@@ -153,20 +115,15 @@ static bool realdir_maybe(struct um_realdir *rd, const char *name)
 {
 	struct um_nameset *set = realdir_names(rd);
 	size_t len = strlen(name);
-	char wh[4 + 256];
+	char wh[UM_OCI_PREFIX_LEN + NAME_MAX + 1];
 
 	if (!set || um_nameset_maybe(set, name, len))
 		return true;
-	if (!set->oci || len > 251)
+	if (!set->oci || UM_OCI_PREFIX_LEN + len > NAME_MAX)
 		return false;
-	memcpy(wh, UM_OCI_PREFIX, 4);
-	memcpy(wh + 4, name, len);
-	return um_nameset_maybe(set, wh, len + 4);
-}
-
-static enum um_xattr_ns write_ns(struct um_fs *fs)
-{
-	return fs->xattr_ns[0] == 't' ? UM_NS_TRUSTED : UM_NS_USER;
+	memcpy(wh, UM_OCI_PREFIX, UM_OCI_PREFIX_LEN);
+	memcpy(wh + UM_OCI_PREFIX_LEN, name, len);
+	return um_nameset_maybe(set, wh, UM_OCI_PREFIX_LEN + len);
 }
 
 static bool is_dot(const char *s, size_t len)
@@ -212,7 +169,7 @@ static int check_redirect(struct um_fs *fs, struct walk *w, int dfd,
 	char *p;
 	int r;
 
-	len = um_marker_get(dfd, name, UM_MARK_REDIRECT, write_ns(fs), NULL, 0);
+	len = um_marker_get(dfd, name, UM_MARK_REDIRECT, fs->xattr_ns, NULL, 0);
 	if (len == -ENODATA || len == -EOPNOTSUPP)
 		return 0;
 	if (len < 0)
@@ -220,7 +177,7 @@ static int check_redirect(struct um_fs *fs, struct walk *w, int dfd,
 	val = malloc(len + 1);
 	if (!val)
 		return -ENOMEM;
-	len = um_marker_get(dfd, name, UM_MARK_REDIRECT, write_ns(fs), val,
+	len = um_marker_get(dfd, name, UM_MARK_REDIRECT, fs->xattr_ns, val,
 			    len);
 	if (len < 0)
 		return len == -ERANGE ? -EIO : len;
@@ -251,6 +208,7 @@ static int probe(struct um_fs *fs, struct walk *w, int layer, int dfd,
 		 struct um_realdir *rd, const char *name, bool xwh,
 		 size_t prelen)
 {
+	struct um_path p = UM_PATH(layer, dfd, name);
 	struct um_lookup *lk = w->lk;
 	struct stat st;
 	enum um_opaque op;
@@ -259,10 +217,10 @@ static int probe(struct um_fs *fs, struct walk *w, int layer, int dfd,
 	/* A lower directory that certainly lacks the name: no call at all. */
 	if (rd && !realdir_maybe(rd, name))
 		return 0;
-	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
-		if (errno != ENOENT && errno != ENOTDIR &&
-		    errno != ENAMETOOLONG)
-			return -errno;
+	r = um_path_stat(&p, &st);
+	if (r < 0) {
+		if (r != -ENOENT && r != -ENOTDIR && r != -ENAMETOOLONG)
+			return r;
 		if (may_have_oci(rd) && um_has_oci_whiteout(dfd, name))
 			w->stop = true;
 		return 0;
@@ -284,11 +242,11 @@ static int probe(struct um_fs *fs, struct walk *w, int layer, int dfd,
 	/* Non-directories are reached by name, hard links by fd. */
 	fd = -1;
 	if (S_ISDIR(st.st_mode) || st.st_nlink > 1) {
-		fd = openat(dfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+		fd = um_path_open(&p, O_PATH);
 		if (fd < 0)
-			return errno == ENOENT ? 0 : -errno;
+			return fd == -ENOENT ? 0 : fd;
 	}
-	op = S_ISDIR(st.st_mode) ? um_dir_opaque(dfd, name) : UM_NOT_OPAQUE;
+	op = S_ISDIR(st.st_mode) ? um_dir_opaque(&p) : UM_NOT_OPAQUE;
 	if (!w->nfound) {
 		lk->layer = layer;
 		lk->st = st;
@@ -342,6 +300,7 @@ static int walk_path(struct um_fs *fs, struct walk *w, struct um_realdir *root)
 		/* Counted from the end: a redirect may change the start. */
 		size_t prelen = strlen(w->name) - strlen(s);
 		enum um_opaque op;
+		struct um_path p;
 		struct stat st;
 
 		next = strchrnul(s, '/');
@@ -352,13 +311,15 @@ static int walk_path(struct um_fs *fs, struct walk *w, struct um_realdir *root)
 			break;
 		}
 		*next = '\0';
-		r = 0;
-		if (fstatat(dfd, s, &st, AT_SYMLINK_NOFOLLOW) < 0) {
-			if (errno != ENOENT && errno != ENOTDIR &&
-			    errno != ENAMETOOLONG)
-				r = -errno;
-			else if (um_has_oci_whiteout(dfd, s))
-				w->stop = true;
+		p = UM_PATH(root->layer, dfd, s);
+		r = um_path_stat(&p, &st);
+		if (r < 0) {
+			if (r == -ENOENT || r == -ENOTDIR ||
+			    r == -ENAMETOOLONG) {
+				r = 0;
+				if (um_has_oci_whiteout(dfd, s))
+					w->stop = true;
+			}
 			break;
 		}
 		if (!S_ISDIR(st.st_mode)) {
@@ -366,7 +327,7 @@ static int walk_path(struct um_fs *fs, struct walk *w, struct um_realdir *root)
 			w->stop = true;
 			break;
 		}
-		op = um_dir_opaque(dfd, s);
+		op = um_dir_opaque(&p);
 		xwh = op == UM_XWHITEOUTS;
 		if (!w->last && op == UM_OPAQUE) {
 			w->stop = true;
@@ -377,10 +338,9 @@ static int walk_path(struct um_fs *fs, struct walk *w, struct um_realdir *root)
 			if (r < 0)
 				break;
 		}
-		nfd = openat(dfd, s,
-			     O_PATH | O_NOFOLLOW | O_DIRECTORY | O_CLOEXEC);
+		nfd = um_path_open(&p, O_PATH | O_DIRECTORY);
 		if (nfd < 0) {
-			r = errno == ENOENT || errno == ENOTDIR ? 0 : -errno;
+			r = nfd == -ENOENT || nfd == -ENOTDIR ? 0 : nfd;
 			break;
 		}
 		close(dfd);
@@ -515,18 +475,6 @@ void um_lookup_release(struct um_lookup *lk)
 	lk->layer = -1;
 }
 
-int um_lookup_inode(struct um_fs *fs, struct um_inode *dir, const char *name,
-		    struct um_inode **out)
-{
-	struct um_lookup lk;
-	int r = um_lookup_name(fs, dir, name, &lk);
-
-	if (r < 0)
-		return r;
-	*out = um_inode_get(fs, &lk, dir, name);
-	return *out ? 0 : -ENOMEM;
-}
-
 bool um_lower_has(struct um_fs *fs, struct um_inode *dir, const char *name)
 {
 	struct stat st;
@@ -535,7 +483,8 @@ bool um_lower_has(struct um_fs *fs, struct um_inode *dir, const char *name)
 		int dfd = dir->lowers[i].fd;
 		if (!realdir_maybe(&dir->lowers[i], name))
 			continue;
-		if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+		if (um_path_stat(&UM_PATH(dir->lowers[i].layer, dfd, name),
+				 &st) < 0) {
 			if (may_have_oci(&dir->lowers[i]) &&
 			    um_has_oci_whiteout(dfd, name))
 				return false;
@@ -550,14 +499,14 @@ bool um_lower_has(struct um_fs *fs, struct um_inode *dir, const char *name)
 int um_lookup_data(struct um_fs *fs, struct um_inode *dir, const char *name)
 {
 	struct stat st;
-	int fd;
 
 	(void)fs;
 	for (int i = 0; i < dir->nlowers; i++) {
 		struct um_realdir *rd = &dir->lowers[i];
 		if (!realdir_maybe(rd, name))
 			continue;
-		if (fstatat(rd->fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+		struct um_path p = UM_PATH(rd->layer, rd->fd, name);
+		if (um_path_stat(&p, &st) < 0) {
 			if (may_have_oci(rd) && um_has_oci_whiteout(rd->fd, name))
 				return -EIO;
 			continue;
@@ -565,8 +514,7 @@ int um_lookup_data(struct um_fs *fs, struct um_inode *dir, const char *name)
 		/* A whiteout, a directory, a device: no data to read. */
 		if (!S_ISREG(st.st_mode))
 			return -EIO;
-		fd = openat(rd->fd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
-		return fd < 0 ? -errno : fd;
+		return um_path_open(&p, O_PATH);
 	}
 	return -EIO;
 }
