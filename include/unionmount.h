@@ -3,8 +3,9 @@
  * Core structures of unionmount, shared by every module (the role of the
  * kernel's ovl_entry.h).
  *
- * Lock order: an inode->lock before fs->table_lock; at most one inode lock
- * is held at a time, and no lock is held across a fuse_reply_*().  Copy-up
+ * Lock order: an inode->times_lock before its inode->lock, an inode->lock
+ * before fs->table_lock; at most one inode lock is held at a time, and no
+ * lock is held across a fuse_reply_*().  Copy-up
  * takes the locks of an inode's ancestors one after the other, top-down,
  * never nested.
  */
@@ -71,6 +72,12 @@ struct um_inode {
 
 	mode_t type;		/* S_IFMT bits, immutable */
 
+	/*
+	 * Regular files under the writeback cache: held across a page
+	 * write-back and the restoring of the mtime it moved, and across a
+	 * change of the times, so one never undoes the other (file.c).
+	 */
+	pthread_mutex_t times_lock;
 	pthread_mutex_t lock;	/* protects the fields below */
 	uint64_t ino;		/* st_ino shown to the kernel; changes only
 				 * when a hard-linked lower file is copied up */

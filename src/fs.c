@@ -187,6 +187,7 @@ static int make_root(struct um_fs *fs, char *err, size_t errlen)
 	if (!root)
 		return fail(err, errlen, "out of memory");
 	pthread_mutex_init(&root->lock, NULL);
+	pthread_mutex_init(&root->times_lock, NULL);
 	root->layer = top;
 	root->type = S_IFDIR;
 	root->refs = 1;

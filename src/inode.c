@@ -37,6 +37,7 @@ static void inode_free(struct um_inode *inode)
 	um_listing_unref(inode->listing);
 	free(inode->name);
 	pthread_mutex_destroy(&inode->lock);
+	pthread_mutex_destroy(&inode->times_lock);
 	free(inode);
 }
 
@@ -88,6 +89,7 @@ struct um_inode *um_inode_get(struct um_fs *fs, struct um_lookup *lk,
 	inode->ino = lk->ino;
 	inode->type = lk->st.st_mode & S_IFMT;
 	pthread_mutex_init(&inode->lock, NULL);
+	pthread_mutex_init(&inode->times_lock, NULL);
 	inode->layer = lk->layer;
 	inode->fd = lk->fd;
 	inode->lowers = lk->lowers;
