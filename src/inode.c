@@ -170,7 +170,12 @@ int um_inode_locate_locked(struct um_inode *inode, struct um_path *p)
 		p->name = "";
 		return 0;
 	}
-	if (!inode->parent)
+	/*
+	 * An upper object whose name went (unlinked, or replaced by a rename)
+	 * and that nothing pinned: the name may be another object's now.
+	 * The kernel still sends its cached times of such an inode.
+	 */
+	if (!inode->parent || (inode->unlinked && inode->layer == 0))
 		return -ESTALE;
 	p->dirfd = parent_fd(inode->parent, inode->layer);
 	p->name = inode->name;
