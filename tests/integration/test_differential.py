@@ -106,6 +106,17 @@ def _run(cmd):
     return res.returncode, res.stdout.strip()
 
 
+def _unmount_retrying(cmd):
+    """Run an unmount command; while the mount is busy (a process of
+    another test passing through it, say), try again for up to 5 s."""
+    for _ in range(50):
+        rc, out = _run(cmd)
+        if rc == 0 or "busy" not in out:
+            break
+        time.sleep(0.1)
+    return rc, out
+
+
 def force_unmount(mnt):
     """Last resort for a mount that refuses to go: lazy unmount."""
     if mnt in mountpoints():
@@ -135,7 +146,7 @@ class KernelOverlay:
         """Unmount; returns a list of problems (empty if fine)."""
         if self.mnt not in mountpoints():
             return []
-        rc, out = _run(["umount", self.mnt])
+        rc, out = _unmount_retrying(["umount", self.mnt])
         if rc != 0:
             force_unmount(self.mnt)
             return ["umount %s: %s" % (self.mnt, out)]
@@ -187,7 +198,7 @@ class UnionMount:
                 pass
 
     def _unmount_command(self):
-        rc, out = _run(["fusermount3", "-u", self.mnt])
+        rc, out = _unmount_retrying(["fusermount3", "-u", self.mnt])
         if rc != 0:
             rc, out = _run(["umount", self.mnt])
         return rc, out
