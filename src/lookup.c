@@ -37,7 +37,7 @@ static bool is_metacopy(int dfd, const char *name, const struct stat *st)
 
 int um_check_name(const char *name)
 {
-	if (strlen(name) > 255)
+	if (strlen(name) > NAME_MAX)
 		return -ENAMETOOLONG;
 	if (um_is_oci_reserved(name))
 		return -ENOENT;
