@@ -243,6 +243,7 @@ enum opt_kind {
 	OPT_SQUASH,
 	OPT_XATTR_PERMS,
 	OPT_METACOPY,
+	OPT_REDIRECT_DIR,
 	OPT_FLAG,	/* static_nlink, noacl, volatile */
 	OPT_FUSE,     /* handed to fuse_session_new() as it is */
 	OPT_FUSE_NUM, /* the same, the value an unsigned number */
@@ -303,6 +304,9 @@ static const struct opt_desc opt_table[] = {
 	 "whiteout=auto|chardev|oci", "whiteout format to write (auto)"},
 	{"metacopy", OPT_METACOPY, ARG_NEEDED, GRP_LAYERS, "metacopy=on|off",
 	 "metadata changes of big lower files copy no data (off)"},
+	{"redirect_dir", OPT_REDIRECT_DIR, ARG_NEEDED, GRP_LAYERS,
+	 "redirect_dir=on|follow|nofollow|off",
+	 "directory renames write redirects; all are followed (on)"},
 
 	{"timeout", OPT_TIMEOUT, ARG_NEEDED, GRP_SPEED, "timeout=SECONDS",
 	 "kernel cache time of names and attributes (86400)"},
@@ -430,8 +434,6 @@ static const struct opt_desc opt_table[] = {
 	 NULL},
 	{"index", OPT_NOEFFECT, ARG_ANY, GRP_COMPAT, "index=",
 	 "kernel overlayfs options: no effect"},
-	{"redirect_dir", OPT_NOEFFECT, ARG_ANY, GRP_COMPAT, "redirect_dir=",
-	 NULL},
 	{"xino", OPT_NOEFFECT, ARG_ANY, GRP_COMPAT, "xino=", NULL},
 	{"userxattr", OPT_NOEFFECT, ARG_ANY, GRP_COMPAT, NULL, NULL},
 	{"nfs_export", OPT_NOEFFECT, ARG_ANY, GRP_COMPAT, "nfs_export=",
@@ -727,6 +729,20 @@ static int apply_option(struct um_config *cfg, const char *name,
 					 value);
 		cfg->metacopy = !strcmp(value, "on");
 		return 0;
+	case OPT_REDIRECT_DIR: {
+		/* the kernel's values, in the order of enum um_redirect_mode */
+		static const char *const modes[] = { "on", "follow",
+						     "nofollow", "off" };
+
+		for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++)
+			if (!strcmp(value, modes[i])) {
+				cfg->redirect_dir = (enum um_redirect_mode)i;
+				return 0;
+			}
+		return um_errorf(err, errlen,
+				 "bad value for redirect_dir=: '%s' (on, follow, nofollow or off)",
+				 value);
+	}
 	case OPT_NOEFFECT:
 		if (list_add_once(&cfg->noeffect, name) < 0)
 			return um_errorf(err, errlen, "out of memory");

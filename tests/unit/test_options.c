@@ -380,6 +380,29 @@ static void test_metacopy(void)
 	um_config_release(&cfg);
 }
 
+static void test_redirect_dir(void)
+{
+	struct um_config cfg;
+
+	um_config_init(&cfg);
+	EXPECT_INT(cfg.redirect_dir, UM_REDIRECT_ON);
+	EXPECT_INT(opts(&cfg, "redirect_dir=off"), 0);
+	EXPECT_INT(cfg.redirect_dir, UM_REDIRECT_OFF);
+	EXPECT_INT(opts(&cfg, "redirect_dir=follow"), 0);
+	EXPECT_INT(cfg.redirect_dir, UM_REDIRECT_FOLLOW);
+	EXPECT_INT(opts(&cfg, "redirect_dir=nofollow"), 0);
+	EXPECT_INT(cfg.redirect_dir, UM_REDIRECT_NOFOLLOW);
+	EXPECT_INT(opts(&cfg, "redirect_dir=nofollow,redirect_dir=on"), 0);
+	EXPECT_INT(cfg.redirect_dir, UM_REDIRECT_ON);
+	EXPECT_INT(opts(&cfg, "redirect_dir=yes"), -1);
+	EXPECT_STR(err, "bad value for redirect_dir=: 'yes' (on, follow, "
+			"nofollow or off)");
+	EXPECT_INT(opts(&cfg, "redirect_dir"), -1);
+	EXPECT_STR(err,
+		   "option 'redirect_dir' needs a value (redirect_dir=...)");
+	um_config_release(&cfg);
+}
+
 static void test_timeout(void)
 {
 	static const char *const bad[] = {
@@ -513,7 +536,6 @@ static void test_ignored(void)
 		{"defcontext=x", "defcontext"},
 		{"rootcontext=x", "rootcontext"},
 		{"index=off", "index"},
-		{"redirect_dir=on", "redirect_dir"},
 		{"xino=auto", "xino"},
 		{"userxattr", "userxattr"},
 		{"nfs_export=off", "nfs_export"},
@@ -954,6 +976,7 @@ int main(int argc, char **argv)
 	test_fsname();
 	test_whiteout();
 	test_metacopy();
+	test_redirect_dir();
 	test_timeout();
 	test_fuse_options();
 	test_ignored();
