@@ -16,6 +16,8 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+#include "config.h"
+
 #include "attr.h"
 #include "dir.h"
 #include "file.h"
@@ -92,21 +94,54 @@ static void notify(struct um_fs *fs, struct um_inode *inode, bool data)
 					 data ? 0 : -1, 0);
 }
 
+/*
+ * Capability flags of FUSE_INIT.  libfuse 3.17 moved them to 64 bits
+ * (capable_ext/want_ext) and refuses a mix of the old and new fields, so
+ * all of init goes through these three.
+ */
+static bool cap_offered(struct fuse_conn_info *conn, uint64_t cap)
+{
+#ifdef UM_HAVE_WANT_EXT
+	return conn->capable_ext & cap;
+#else
+	return conn->capable & cap;
+#endif
+}
+
+/* Ask for cap if the kernel offers it; true if it is asked for. */
+static bool cap_want(struct fuse_conn_info *conn, uint64_t cap)
+{
+#ifdef UM_HAVE_WANT_EXT
+	return fuse_set_feature_flag(conn, cap);
+#else
+	if (!(conn->capable & cap))
+		return false;
+	conn->want |= cap;
+	return true;
+#endif
+}
+
+static void cap_drop(struct fuse_conn_info *conn, uint64_t cap)
+{
+#ifdef UM_HAVE_WANT_EXT
+	fuse_unset_feature_flag(conn, cap);
+#else
+	conn->want &= ~cap;
+#endif
+}
+
 static void um_op_init(void *userdata, struct fuse_conn_info *conn)
 {
 	struct um_fs *fs = userdata;
 
 	fs->notify = notify;
-	if (conn->capable & FUSE_CAP_PARALLEL_DIROPS)
-		conn->want |= FUSE_CAP_PARALLEL_DIROPS;
-	if (conn->capable & FUSE_CAP_POSIX_ACL &&
-	    fs->cfg->default_permissions && !fs->cfg->noacl)
-		conn->want |= FUSE_CAP_POSIX_ACL;
+	cap_want(conn, FUSE_CAP_PARALLEL_DIROPS);
+	if (fs->cfg->default_permissions && !fs->cfg->noacl)
+		cap_want(conn, FUSE_CAP_POSIX_ACL);
 	if (fs->cfg->max_read)
 		conn->max_read = fs->cfg->max_read;
 	/* Reads reply by splicing from the real file: no copy through us. */
-	if (conn->capable & FUSE_CAP_SPLICE_WRITE)
-		conn->want |= FUSE_CAP_SPLICE_WRITE;
+	cap_want(conn, FUSE_CAP_SPLICE_WRITE);
 	/*
 	 * Writes gather in the kernel's page cache, as on a local file
 	 * system.  SEEK_DATA/SEEK_HOLE then need the kernel to write its
@@ -114,11 +149,9 @@ static void um_op_init(void *userdata, struct fuse_conn_info *conn)
 	 * takes a second thread.
 	 */
 	if (fs->cfg->writeback && fs->cfg->max_threads != 1 &&
-	    (conn->capable & FUSE_CAP_WRITEBACK_CACHE)) {
-		conn->want |= FUSE_CAP_WRITEBACK_CACHE;
+	    cap_want(conn, FUSE_CAP_WRITEBACK_CACHE))
 		fs->writeback = true;
-	}
-	fs->no_opendir = conn->capable & FUSE_CAP_NO_OPENDIR_SUPPORT;
+	fs->no_opendir = cap_offered(conn, FUSE_CAP_NO_OPENDIR_SUPPORT);
 	/*
 	 * Writeback and readahead requests in flight at once.  Each one keeps
 	 * a worker busy with its own receive buffer of up to 1 MiB touched:
@@ -127,7 +160,8 @@ static void um_op_init(void *userdata, struct fuse_conn_info *conn)
 	 */
 	conn->max_background = 4;
 	/* Our locks would only be local ones: let the kernel do them. */
-	conn->want &= ~(FUSE_CAP_POSIX_LOCKS | FUSE_CAP_FLOCK_LOCKS);
+	cap_drop(conn, FUSE_CAP_POSIX_LOCKS);
+	cap_drop(conn, FUSE_CAP_FLOCK_LOCKS);
 }
 
 static void um_op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
