@@ -123,6 +123,8 @@ struct um_fs {
 	bool writeback;		/* the kernel caches writes (it may read
 				 * pages of a file opened write-only) */
 	bool no_opendir;	/* the kernel may read directories unopened */
+	bool passthrough;	/* open files may pass through to the real
+				 * file (FUSE passthrough, root only) */
 	atomic_ulong tmpseq;	/* names of temporary files in workdir */
 
 	pthread_mutex_t table_lock;

@@ -130,6 +130,25 @@ static void cap_drop(struct fuse_conn_info *conn, uint64_t cap)
 #endif
 }
 
+/*
+ * The writeback cache cannot be had with the faster transports.  Over
+ * io_uring each CPU's requests are served by one ring thread: the writes
+ * the kernel sends while SEEK_DATA/SEEK_HOLE waits for its dirty pages
+ * (um_op_lseek) would queue behind the waiting request itself.  And the
+ * kernel turns passthrough off on a connection with the writeback cache.
+ */
+static bool transport_excludes_writeback(struct um_fs *fs,
+					 struct fuse_conn_info *conn)
+{
+#ifdef UM_HAVE_IO_URING
+	/* libfuse starts its rings when asked and the kernel offers them */
+	if (fs->cfg->io_uring != 0 &&
+	    cap_offered(conn, FUSE_CAP_OVER_IO_URING))
+		return true;
+#endif
+	return fs->passthrough;
+}
+
 static void um_op_init(void *userdata, struct fuse_conn_info *conn)
 {
 	struct um_fs *fs = userdata;
@@ -149,6 +168,7 @@ static void um_op_init(void *userdata, struct fuse_conn_info *conn)
 	 * takes a second thread.
 	 */
 	if (fs->cfg->writeback && fs->cfg->max_threads != 1 &&
+	    !transport_excludes_writeback(fs, conn) &&
 	    cap_want(conn, FUSE_CAP_WRITEBACK_CACHE))
 		fs->writeback = true;
 	fs->no_opendir = cap_offered(conn, FUSE_CAP_NO_OPENDIR_SUPPORT);

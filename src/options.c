@@ -49,6 +49,8 @@ void um_config_init(struct um_config *cfg)
 	cfg->writeback = 1;
 	cfg->squash_uid = -1;
 	cfg->squash_gid = -1;
+	cfg->io_uring = -1;
+	cfg->passthrough = -1;
 }
 
 void um_strv_free(char **v)
@@ -237,6 +239,7 @@ enum opt_kind {
 	OPT_SQUASH,
 	OPT_XATTR_PERMS,
 	OPT_METACOPY,
+	OPT_TRANSPORT, /* io_uring, passthrough: 0, 1 or auto */
 	OPT_FLAG,	/* static_nlink, noacl, volatile */
 	OPT_FUSE,     /* handed to fuse_session_new() as it is */
 	OPT_FUSE_NUM, /* the same, the value an unsigned number */
@@ -347,6 +350,8 @@ static const struct opt_desc opt_table[] = {
 	{"index", OPT_LATER, ARG_ANY},
 	{"redirect_dir", OPT_LATER, ARG_ANY},
 	{"metacopy", OPT_METACOPY, ARG_NEEDED},
+	{"io_uring", OPT_TRANSPORT, ARG_ANY},
+	{"passthrough", OPT_TRANSPORT, ARG_ANY},
 	{"xino", OPT_LATER, ARG_ANY},
 	{"userxattr", OPT_LATER, ARG_ANY},
 	{"nfs_export", OPT_LATER, ARG_ANY},
@@ -617,6 +622,26 @@ static int apply_option(struct um_config *cfg, const char *name,
 					 value);
 		cfg->metacopy = !strcmp(value, "on");
 		return 0;
+	case OPT_TRANSPORT: {
+		/* "name" alone asks for it; "auto" is the default */
+		int on;
+
+		if (!value || !strcmp(value, "1"))
+			on = 1;
+		else if (!strcmp(value, "0"))
+			on = 0;
+		else if (!strcmp(value, "auto"))
+			on = -1;
+		else
+			return um_errorf(err, errlen,
+					 "bad value for %s=: '%s' (0, 1 or auto)",
+					 name, value);
+		if (!strcmp(name, "io_uring"))
+			cfg->io_uring = on;
+		else
+			cfg->passthrough = on;
+		return 0;
+	}
 	case OPT_IGNORE:
 	case OPT_LATER:
 		return 0;
@@ -925,6 +950,12 @@ void um_usage(const char *prog)
 	       "    timeout=SECONDS     kernel cache time of names and "
 	       "attributes (86400)\n"
 	       "    max_threads=N, max_idle_threads=N  worker threads\n"
+	       "    io_uring[=0|1|auto]  FUSE over io_uring (auto: where the "
+	       "kernel offers it)\n"
+	       "    passthrough[=0|1|auto]  reads and writes straight to the "
+	       "layer's file\n"
+	       "                        (auto: as root, where the kernel "
+	       "offers it)\n"
 	       "    allow_root, auto_unmount, max_read=N, nosuid, nodev, "
 	       "noexec, ...\n"
 	       "                        passed on to libfuse\n"
