@@ -15,6 +15,8 @@ struct um_file {
 	int fd;
 	int oldfd;		/* the lower fd replaced after copy-up */
 	bool upper;		/* fd is on the upper object */
+	int backing_id;		/* reads and writes pass through to this
+				 * backing file (immutable), or 0 */
 };
 
 /* Real open flags for flags the kernel passed. */
@@ -32,5 +34,16 @@ struct um_file *um_file_wrap(struct um_inode *inode, int fd, int flags);
  */
 int um_file_fd(struct um_fs *fs, struct um_file *f);
 void um_file_release(struct um_file *f);
+
+/*
+ * Passthrough.  After opening, decide how the kernel does f's reads and
+ * writes: straight on a backing file (returns its id, > 0) or through us
+ * and its page cache (returns 0).  register_fd(ctx, fd) registers a
+ * backing file with the kernel and returns its id, or 0 if refused.
+ */
+int um_file_io_open(struct um_fs *fs, struct um_file *f,
+		    int (*register_fd)(void *ctx, int fd), void *ctx);
+/* Undo um_file_io_open() at release: the backing id to unregister, or 0. */
+int um_file_io_release(struct um_file *f);
 
 #endif

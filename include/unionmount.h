@@ -90,6 +90,14 @@ struct um_inode {
 				 * the lower file of the same name (atomic
 				 * reads outside the lock) */
 	unsigned nopen;		/* open files: keep it reachable on unlink */
+	/*
+	 * FUSE passthrough (file.c): the kernel lets an inode's open files
+	 * either all pass through to one backing file or all use its page
+	 * cache, so both kinds are counted; backing_id is the registered
+	 * backing file while npassthrough > 0, else 0.
+	 */
+	unsigned npassthrough, ncached;
+	int backing_id;
 	bool no_caps;		/* known to have no security.capability: the
 				 * kernel asks before every write */
 	/* directories only; lowers never change once the inode exists */

@@ -131,6 +131,40 @@ static void cap_drop(struct fuse_conn_info *conn, uint64_t cap)
 }
 
 /*
+ * Passthrough: the kernel does the reads and writes of open files on the
+ * real files (file.c says which).  Registering a backing file needs
+ * CAP_SYS_ADMIN; auto (the default) asks for it only as root, passthrough=1
+ * says in one line why it cannot be had.
+ */
+static void passthrough_init(struct um_fs *fs, struct fuse_conn_info *conn)
+{
+	int want = fs->cfg->passthrough;
+	const char *why = NULL;
+
+	if (want == 0)
+		return;
+#ifdef UM_HAVE_PASSTHROUGH
+	if (want < 0 && geteuid() != 0)
+		return;
+	if (!cap_want(conn, FUSE_CAP_PASSTHROUGH)) {
+		why = "the kernel does not offer it";
+	} else {
+		/*
+		 * Backing files directly on a disk file system: a stacked
+		 * one (overlayfs) below is refused per file, and the mount
+		 * itself may then be stacked on.
+		 */
+		conn->max_backing_stack_depth = FUSE_BACKING_STACKED_UNDER;
+		fs->passthrough = true;
+	}
+#else
+	why = "it needs libfuse 3.17 (built with " UM_FUSE_BUILT_WITH ")";
+#endif
+	if (why && want > 0)
+		fuse_log(FUSE_LOG_ERR, "unionmount: no passthrough: %s\n", why);
+}
+
+/*
  * The writeback cache cannot be had with the faster transports.  Over
  * io_uring each CPU's requests are served by one ring thread: the writes
  * the kernel sends while SEEK_DATA/SEEK_HOLE waits for its dirty pages
@@ -154,6 +188,7 @@ static void um_op_init(void *userdata, struct fuse_conn_info *conn)
 	struct um_fs *fs = userdata;
 
 	fs->notify = notify;
+	passthrough_init(fs, conn);
 	cap_want(conn, FUSE_CAP_PARALLEL_DIROPS);
 	if (fs->cfg->default_permissions && !fs->cfg->noacl)
 		cap_want(conn, FUSE_CAP_POSIX_ACL);
@@ -342,6 +377,55 @@ static void um_op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
 	create_common(req, newparent, newname, &how);
 }
 
+#ifdef UM_HAVE_PASSTHROUGH
+static int register_backing(void *ctx, int fd)
+{
+	fuse_req_t req = ctx;
+	struct um_fs *fs = FS(req);
+	int id = fuse_passthrough_open(req, fd);
+
+	/* Not allowed at all (no CAP_SYS_ADMIN): stop trying. */
+	if (id <= 0 && errno == EPERM)
+		__atomic_store_n(&fs->passthrough, false, __ATOMIC_RELAXED);
+	return id > 0 ? id : 0;
+}
+#endif
+
+/*
+ * How the kernel does the reads and writes of a file just opened: passed
+ * through to the real file, or through us with its page cache kept (only
+ * we change the layers: what the kernel cached stays true).
+ */
+static void set_io_mode(fuse_req_t req, struct um_file *f,
+			struct fuse_file_info *fi)
+{
+#ifdef UM_HAVE_PASSTHROUGH
+	fi->backing_id = um_file_io_open(FS(req), f, register_backing, req);
+	if (fi->backing_id) {
+		/* The kernel refuses any other open flag with passthrough. */
+		fi->keep_cache = 0;
+		return;
+	}
+#else
+	um_file_io_open(FS(req), f, NULL, NULL);
+#endif
+	fi->keep_cache = 1;
+}
+
+/* Release f and, with its last user, its backing file. */
+static void file_close(fuse_req_t req, struct um_file *f)
+{
+	int id = um_file_io_release(f);
+
+#ifdef UM_HAVE_PASSTHROUGH
+	if (id)
+		fuse_passthrough_close(req, id);
+#else
+	(void)id;
+#endif
+	um_file_release(f);
+}
+
 static void um_op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 			 mode_t mode, struct fuse_file_info *fi)
 {
@@ -371,8 +455,9 @@ static void um_op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 		return;
 	}
 	fi->fh = (uintptr_t)f;
+	set_io_mode(req, f, fi);
 	if (fuse_reply_create(req, &e, fi) != 0) {
-		um_file_release(f);
+		file_close(req, f);
 		um_inode_unref(fs, inode, 1);
 	}
 }
@@ -414,10 +499,9 @@ static void um_op_open(fuse_req_t req, fuse_ino_t ino,
 		return;
 	}
 	fi->fh = (uintptr_t)f;
-	/* Only we change the layers: what the kernel cached stays true. */
-	fi->keep_cache = 1;
+	set_io_mode(req, f, fi);
 	if (fuse_reply_open(req, fi) != 0)
-		um_file_release(f);
+		file_close(req, f);
 }
 
 static void um_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
@@ -451,7 +535,7 @@ static void um_op_write_buf(fuse_req_t req, fuse_ino_t ino,
 static void um_op_release(fuse_req_t req, fuse_ino_t ino,
 			  struct fuse_file_info *fi)
 {
-	um_file_release(FILE_OF(fi));
+	file_close(req, FILE_OF(fi));
 	fuse_reply_err(req, 0);
 }
 
