@@ -8,11 +8,13 @@ cannot be had.  What a build can use is read from `unionmount --version`
 import contextlib
 import os
 import re
+import subprocess
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from umtest import (FOREGROUND, Union, _daemon_pids, case, check, eq,
-                    main, mkfile, read, run_cli, write)
+from umtest import (UNIONMOUNT, Union, _daemon_pids, case, check, eq, main,
+                    mkfile, mounted, read, run_cli, setx, snapshot, write)
 
 UM = dict(unionmount_only=True, why='the FUSE transport')
 URING_PARAM = '/sys/module/fuse/parameters/enable_uring'
@@ -144,6 +146,154 @@ def io_uring_default_is_silent_when_off_in_kernel():
         err = u.mount()
         check('io_uring' not in err, 'unexpected report: %r' % err)
         exercise(u)
+
+
+# --- passthrough ----------------------------------------------------------
+
+@contextlib.contextmanager
+def debug_mount(u, opts=()):
+    """Mount u with -d (foreground, every request logged); yields a function
+    that returns the opcodes seen so far, as {name: count}."""
+    log = os.path.join(u.root, 'debug.log')
+    argv = [UNIONMOUNT, '-d'] + u.default_argv(opts)
+    if u.snap is None:
+        u.snap = {p: snapshot(p) for p in u.lowers}
+    with open(log, 'wb') as f:
+        proc = subprocess.Popen(argv, stdout=f, stderr=f,
+                                stdin=subprocess.DEVNULL)
+    u.proc = proc
+    u.log = log
+    deadline = time.monotonic() + 10
+    while not mounted(u.mnt):
+        check(proc.poll() is None, 'unionmount -d exited %s: %s' % (
+            proc.returncode, read(log).decode(errors='replace')))
+        check(time.monotonic() < deadline, 'no mount within 10 s')
+        time.sleep(0.02)
+
+    def opcodes():
+        counts = {}
+        for m in re.finditer(rb'opcode: (\w+)', read(log)):
+            name = m.group(1).decode()
+            counts[name] = counts.get(name, 0) + 1
+        return counts
+    yield opcodes
+
+
+def has_passthrough():
+    return 'passthrough' in features() and os.geteuid() == 0
+
+
+def data_ops(before, after):
+    """READ and WRITE requests between two opcode counts."""
+    return {op: after.get(op, 0) - before.get(op, 0)
+            for op in ('READ', 'WRITE')}
+
+
+@case(**UM)
+def passthrough_upper_files_skip_the_daemon():
+    with Union(lowers=1) as u:
+        mkfile(u.l(1, 'low'), b'L' * 8192)
+        with debug_mount(u) as ops:
+            before = ops()
+            data = os.urandom(1 << 16)
+            write(u.m('new'), data)
+            eq(read(u.m('new')), data, 'new file read back')
+            with open(u.m('low'), 'r+b') as f:       # copies up
+                f.seek(8192)
+                f.write(b'+tail')
+            eq(read(u.m('low')), b'L' * 8192 + b'+tail', 'copied up')
+            os.truncate(u.m('new'), 100)
+            eq(read(u.m('new')), data[:100], 'after truncate')
+            eq(os.stat(u.m('new')).st_size, 100, 'size after truncate')
+            got = data_ops(before, ops())
+        eq(read(u.u('new')), data[:100], 'upper copy of new')
+        eq(read(u.u('low')), b'L' * 8192 + b'+tail', 'upper copy of low')
+        want = {'READ': 0, 'WRITE': 0}
+        if has_passthrough():
+            eq(got, want, 'data requests with passthrough')
+        else:
+            check(got['READ'] > 0 and got['WRITE'] > 0,
+                  'no passthrough in this build, yet %r' % got)
+
+
+@case(**UM)
+def passthrough_0_keeps_the_daemon_in_the_path():
+    with Union(lowers=1) as u:
+        with debug_mount(u, ['passthrough=0']) as ops:
+            data = os.urandom(1 << 16)
+            write(u.m('new'), data)
+            fd = os.open(u.m('new'), os.O_RDONLY)
+            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+            os.close(fd)
+            eq(read(u.m('new')), data, 'read back')
+            got = data_ops({}, ops())
+        check(got['WRITE'] > 0, 'no WRITE request with passthrough=0')
+
+
+@case(**UM)
+def passthrough_asked_for_without_support_says_why():
+    if has_passthrough():
+        return
+    with Union(lowers=1) as u:
+        with debug_mount(u, ['passthrough=1']):
+            write(u.m('f'), b'x')
+        lines = [l for l in read(u.log).decode().splitlines()
+                 if 'passthrough' in l and 'unionmount' in l]
+        eq(len(lines), 1, 'one line about passthrough in %r' % lines)
+        check(lines[0].startswith('unionmount: no passthrough: '),
+              'the line: %r' % lines[0])
+
+
+@case(**UM)
+def passthrough_lower_file_in_a_rw_union_stays_cached():
+    """A lower file opened for reading does not pass through while an
+    upper exists: a writer must be able to copy it up meanwhile."""
+    with Union(lowers=1) as u:
+        mkfile(u.l(1, 'f'), b'old data')
+        with debug_mount(u) as ops:
+            r = open(u.m('f'), 'rb')
+            eq(r.read(), b'old data', 'reader before copy-up')
+            with open(u.m('f'), 'r+b') as w:
+                w.write(b'NEW')
+            r.seek(0)
+            eq(r.read(), b'NEW data', 'reader after copy-up')
+            r.close()
+            got = data_ops({}, ops())
+        check(got['READ'] > 0, 'the lower file was not read through us')
+        eq(read(u.u('f')), b'NEW data', 'upper copy')
+
+
+@case(**UM)
+def passthrough_lower_file_in_a_readonly_union():
+    with Union(lowers=2, upper=False) as u:
+        data = os.urandom(1 << 16)
+        mkfile(u.l(2, 'f'), data)
+        with debug_mount(u) as ops:
+            before = ops()
+            eq(read(u.m('f')), data, 'lower file')
+            got = data_ops(before, ops())
+        if has_passthrough():
+            eq(got['READ'], 0, 'READ requests with passthrough')
+
+
+@case(**UM)
+def passthrough_not_for_setid_or_capability_files():
+    """Their writes must go through us (and the kernel's clearing)."""
+    with Union(lowers=1) as u:
+        mkfile(u.u('suid'), b'x' * 10, mode=0o4755)
+        mkfile(u.u('sgid'), b'x' * 10, mode=0o2775)
+        mkfile(u.u('caps'), b'x' * 10, mode=0o755)
+        # a valid v2 file capability: cap_net_raw permitted
+        setx(u.u('caps'), 'security.capability',
+             bytes.fromhex('0100000200200000000000000000000000000000'))
+        with debug_mount(u) as ops:
+            for name in ('suid', 'sgid', 'caps'):
+                before = ops()
+                with open(u.m(name), 'r+b') as f:
+                    f.write(b'y')
+                got = data_ops(before, ops())
+                check(got['WRITE'] > 0,
+                      '%s: the write did not come through us' % name)
 
 
 if __name__ == '__main__':
