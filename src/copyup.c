@@ -133,6 +133,22 @@ static int copy_xattrs(const char *src, const char *dst)
 }
 
 /*
+ * A file capability again: a change of owner (copy_owner) removes it, as
+ * on any local file system, but the copy must keep it (kernel overlayfs
+ * does).
+ */
+static int copy_caps(const char *src, const char *dst)
+{
+	static const char name[] = "security.capability";
+	char val[64];	/* a VFS_CAP_REVISION_3 value is 24 bytes */
+	ssize_t n = getxattr(src, name, val, sizeof(val));
+
+	if (n < 0)
+		return errno == ENODATA || errno == ENOTSUP ? 0 : -errno;
+	return setxattr(dst, name, val, n, 0) < 0 ? -errno : 0;
+}
+
+/*
  * The copy tmp in the work dir gets the owner of the original st, or
  * where we may not give it away, an override that says who it is (unless
  * the original carried one, copied with its xattrs).
@@ -249,6 +265,8 @@ static int build_copy(struct um_fs *fs, struct um_inode *inode, int sfd,
 		r = copy_xattrs(src, dst);
 	if (!r)
 		r = copy_owner(fs, tmp, st);
+	if (!r && S_ISREG(st->st_mode))
+		r = copy_caps(src, dst);
 	if (!r && !S_ISLNK(st->st_mode) &&
 	    fchmodat(fs->workfd, tmp, st->st_mode & 07777, 0) < 0)
 		r = -errno;
