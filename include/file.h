@@ -43,6 +43,12 @@ void um_file_release(struct um_file *f);
  */
 int um_file_io_open(struct um_fs *fs, struct um_file *f,
 		    int (*register_fd)(void *ctx, int fd), void *ctx);
+/*
+ * An open with O_TRUNC by a writer without CAP_FSETID (KILLPRIV_V2):
+ * clear set-ID bits and capabilities as the layer's file system does for
+ * such a writer.  0 or -errno.
+ */
+int um_file_kill_priv(struct um_file *f);
 /* Undo um_file_io_open() at release: the backing id to unregister, or 0. */
 int um_file_io_release(struct um_file *f);
 

@@ -12,6 +12,7 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include "caps.h"
 #include "copyup.h"
 #include "file.h"
 #include "inode.h"
@@ -161,7 +162,7 @@ int um_file_fd(struct um_fs *fs, struct um_file *f)
  *   it up while the kernel still holds the lower file as the inode's one
  *   backing file;
  * - no owner/mode override: the real mode is not the one shown;
- * - no set-user-ID, executable set-group-ID or security.capability: a
+ * - no set-user-ID, set-group-ID or security.capability: a
  *   passed-through write skips the kernel's clearing of them on the FUSE
  *   inode, and the daemon itself may keep them (CAP_FSETID).
  */
@@ -177,8 +178,7 @@ static bool may_pass_through(struct um_fs *fs, struct um_file *f)
 	if (!(data_in_upper(inode) && f->upper) &&
 	    !(!fs->upper || fs->cfg->ro))
 		return false;
-	if (fstat(f->fd, &st) < 0 || (st.st_mode & S_ISUID) ||
-	    (st.st_mode & (S_ISGID | S_IXGRP)) == (S_ISGID | S_IXGRP))
+	if (fstat(f->fd, &st) < 0 || (st.st_mode & (S_ISUID | S_ISGID)))
 		return false;
 	if (!__atomic_load_n(&inode->no_caps, __ATOMIC_RELAXED)) {
 		n = fgetxattr(f->fd, "security.capability", NULL, 0);
@@ -220,6 +220,19 @@ int um_file_io_open(struct um_fs *fs, struct um_file *f,
 		close(fd);
 	f->backing_id = id;
 	return id;
+}
+
+int um_file_kill_priv(struct um_file *f)
+{
+	struct um_fsetid fsetid;
+	int r = um_fsetid_drop(&fsetid);
+
+	if (r < 0)
+		return r;
+	/* A truncate to the size it has still removes the privileges. */
+	r = ftruncate(f->fd, 0) < 0 ? -errno : 0;
+	um_fsetid_restore(&fsetid);
+	return r;
 }
 
 int um_file_io_release(struct um_file *f)

@@ -19,6 +19,7 @@
 #include "config.h"
 
 #include "attr.h"
+#include "caps.h"
 #include "dir.h"
 #include "file.h"
 #include "inode.h"
@@ -189,6 +190,17 @@ static void um_op_init(void *userdata, struct fuse_conn_info *conn)
 
 	fs->notify = notify;
 	passthrough_init(fs, conn);
+#ifdef UM_HAVE_KILLPRIV_V2
+	/*
+	 * We clear set-ID bits and capabilities on write, truncate and
+	 * chown ourselves (write_kill_priv, UM_SET_KILL_SUIDGID, the layer's
+	 * chown), so the kernel no longer asks for security.capability
+	 * before every write.  It takes the daemon's CAP_FSETID to drop,
+	 * and real modes: not with owner/mode overrides.
+	 */
+	if (geteuid() == 0 && !fs->override_xattr)
+		cap_want(conn, FUSE_CAP_HANDLE_KILLPRIV_V2);
+#endif
 	cap_want(conn, FUSE_CAP_PARALLEL_DIROPS);
 	if (fs->cfg->default_permissions && !fs->cfg->noacl)
 		cap_want(conn, FUSE_CAP_POSIX_ACL);
@@ -282,6 +294,8 @@ static void um_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 		{ FUSE_SET_ATTR_ATIME_NOW, UM_SET_ATIME_NOW },
 		{ FUSE_SET_ATTR_MTIME_NOW, UM_SET_MTIME_NOW },
 		{ FUSE_SET_ATTR_CTIME, UM_SET_CTIME },
+		/* FATTR_KILL_SUIDGID, sent only with KILLPRIV_V2 */
+		{ FUSE_SET_ATTR_KILL_SUID, UM_SET_KILL_SUIDGID },
 	};
 	struct um_fs *fs = FS(req);
 	struct um_inode *inode = um_inode_of(fs, ino);
@@ -494,6 +508,13 @@ static void um_op_open(fuse_req_t req, fuse_ino_t ino,
 	struct um_file *f;
 	int r = um_file_open(fs, um_inode_of(fs, ino), fi->flags, &f);
 
+#ifdef UM_HAVE_KILLPRIV_V2
+	if (r == 0 && fi->kill_suidgid && (fi->flags & O_TRUNC)) {
+		r = um_file_kill_priv(f);
+		if (r < 0)
+			um_file_release(f);
+	}
+#endif
 	if (r < 0) {
 		fuse_reply_err(req, -r);
 		return;
@@ -515,6 +536,29 @@ static void um_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	fuse_reply_data(req, &buf, 0);
 }
 
+#ifdef UM_HAVE_KILLPRIV_V2
+/*
+ * A write by someone without CAP_FSETID, under KILLPRIV_V2: done without
+ * ours, so the layer's file system clears set-ID bits and capabilities by
+ * its own rules; the kernel is then told the attributes changed.
+ */
+static ssize_t write_kill_priv(fuse_req_t req, fuse_ino_t ino,
+			       struct fuse_bufvec *out, struct fuse_bufvec *in)
+{
+	struct um_fs *fs = FS(req);
+	struct um_fsetid fsetid;
+	ssize_t n = um_fsetid_drop(&fsetid);
+
+	if (n < 0)
+		return n;
+	n = fuse_buf_copy(out, in, 0);
+	um_fsetid_restore(&fsetid);
+	if (n > 0)
+		fs->notify(fs, um_inode_of(fs, ino), false);
+	return n;
+}
+#endif
+
 static void um_op_write_buf(fuse_req_t req, fuse_ino_t ino,
 			    struct fuse_bufvec *in, off_t off,
 			    struct fuse_file_info *fi)
@@ -525,7 +569,16 @@ static void um_op_write_buf(fuse_req_t req, fuse_ino_t ino,
 	out.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
 	out.buf[0].fd = file_fd(req, fi);
 	out.buf[0].pos = off;
+#ifdef UM_HAVE_KILLPRIV_V2
+	if (fi->kill_suidgid) {
+		n = write_kill_priv(req, ino, &out, in);
+		goto reply;
+	}
+#endif
 	n = fuse_buf_copy(&out, in, 0);
+#ifdef UM_HAVE_KILLPRIV_V2
+reply:
+#endif
 	if (n < 0)
 		fuse_reply_err(req, -n);
 	else

@@ -296,5 +296,29 @@ def passthrough_not_for_setid_or_capability_files():
                       '%s: the write did not come through us' % name)
 
 
+@case(**UM)
+def killpriv_v2_spares_the_capability_query_per_write():
+    """With KILLPRIV_V2 (libfuse 3.17+, root) the kernel stops asking for
+    security.capability before every write(2)."""
+    v2 = 'killpriv_v2' in features() and os.geteuid() == 0
+    with Union(lowers=1) as u:
+        # passthrough=0: the writes must reach the FUSE write path
+        with debug_mount(u, ['passthrough=0']) as ops:
+            fd = os.open(u.m('f'), os.O_WRONLY | os.O_CREAT, 0o644)
+            try:
+                before = ops().get('GETXATTR', 0)
+                for i in range(50):
+                    os.pwrite(fd, b'x' * 100, i * 100)
+                queries = ops().get('GETXATTR', 0) - before
+            finally:
+                os.close(fd)
+        eq(read(u.m('f')), b'x' * 5000, 'data written')
+        if v2:
+            check(queries <= 1, '%d GETXATTR for 50 writes' % queries)
+        else:
+            check(queries >= 50, 'only %d GETXATTR for 50 writes: the '
+                  'kernel asks before each without KILLPRIV_V2' % queries)
+
+
 if __name__ == '__main__':
     main()
