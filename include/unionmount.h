@@ -3,10 +3,10 @@
  * Core structures of unionmount, shared by every module (the role of the
  * kernel's ovl_entry.h).
  *
- * Lock order: an inode->lock before fs->table_lock; at most one inode lock
- * is held at a time, and no lock is held across a fuse_reply_*().  Copy-up
- * takes the locks of an inode's ancestors one after the other, top-down,
- * never nested.
+ * Lock order: an open file's um_file.lock, then an inode->lock, then
+ * fs->table_lock; at most one inode lock is held at a time, and no lock is
+ * held across a fuse_reply_*().  Copy-up takes the locks of an inode's
+ * ancestors one after the other, top-down, never nested.
  */
 #ifndef UNIONMOUNT_H
 #define UNIONMOUNT_H
@@ -25,6 +25,7 @@
 	((hashv) = (unsigned)XXH3_64bits((keyptr), (keylen)))
 #include <uthash.h>
 
+#include "markers.h"
 #include "options.h"
 
 /* One layer of the union.  Index 0 is the upper when there is one. */
@@ -70,9 +71,14 @@ struct um_inode {
 
 	mode_t type;		/* S_IFMT bits, immutable */
 
-	pthread_mutex_t lock;	/* protects the fields below */
+	pthread_mutex_t lock;	/* protects the fields below, except where
+				 * a field says otherwise */
 	uint64_t ino;		/* st_ino shown to the kernel; changes only
-				 * when a hard-linked lower file is copied up */
+				 * when a hard-linked lower file is copied up
+				 * (a store under lock), never for a
+				 * directory, whose number is read without
+				 * it; atomic loads under fs->table_lock
+				 * (um_inode_cached_ino) */
 	int layer;		/* topmost layer holding the object */
 	/*
 	 * Directories: O_PATH on the topmost real directory, never closed
@@ -99,7 +105,8 @@ struct um_inode {
 	unsigned npassthrough, ncached;
 	int backing_id;
 	bool no_caps;		/* known to have no security.capability: the
-				 * kernel asks before every write */
+				 * kernel asks before every write (atomic,
+				 * without the lock) */
 	/* directories only; lowers never change once the inode exists */
 	struct um_realdir *lowers; /* lower parts, topmost first; when the
 				    * directory is not in the upper, fd is
@@ -110,6 +117,27 @@ struct um_inode {
 				 * atomic */
 	struct um_listing *listing; /* cached merged listing, or NULL */
 };
+
+/*
+ * Snapshot of where an inode lives now (fd: directories only, which keep
+ * it while the inode lives).  Here, not in inode.h, because lookup, which
+ * inode.c builds on, needs it too.
+ */
+struct um_real {
+	int layer;
+	int fd;
+};
+
+static inline struct um_real um_inode_real(struct um_inode *inode)
+{
+	struct um_real r;
+
+	pthread_mutex_lock(&inode->lock);
+	r.layer = inode->layer;
+	r.fd = inode->fd;
+	pthread_mutex_unlock(&inode->lock);
+	return r;
+}
 
 struct um_fs {
 	struct um_config *cfg;
@@ -124,7 +152,7 @@ struct um_fs {
 				 * override.h) are read from it, or NULL */
 	bool override_always;	/* xattr_permissions=: owner and mode go to
 				 * the override, never to the real object */
-	const char *xattr_ns;	/* "trusted." or "user.": what we write */
+	enum um_xattr_ns xattr_ns; /* the namespace of the markers we write */
 	enum um_whiteout_mode whiteout;
 	double timeout;
 	bool fsync;		/* fsync copy-ups before they become visible */

@@ -32,10 +32,13 @@
  * next one is copied, so the final fdatasync has little left to wait for.
  */
 #define COPY_CHUNK (32 << 20)
+/* Bytes per read and write where copy_file_range() cannot be used. */
+#define COPY_BUF (64 << 10)
 
 /* Copy the data extents of src to dst, keeping holes. */
 static int copy_data(int src, int dst, off_t size, bool flush)
 {
+	_cleanup_free_ char *buf = NULL;
 	off_t data = 0, hole;
 
 	if (size == 0)
@@ -64,9 +67,10 @@ static int copy_data(int src, int dst, off_t size, bool flush)
 						    0);
 			if (n < 0 && (errno == EXDEV || errno == EINVAL ||
 				      errno == EOPNOTSUPP || errno == ENOSYS)) {
-				char buf[65536];
-				if (want > sizeof(buf))
-					want = sizeof(buf);
+				if (!buf && !(buf = malloc(COPY_BUF)))
+					return -ENOMEM;
+				if (want > COPY_BUF)
+					want = COPY_BUF;
 				n = pread(src, buf, want, data);
 				if (n > 0)
 					n = pwrite(dst, buf, n, data);
@@ -84,32 +88,29 @@ static int copy_data(int src, int dst, off_t size, bool flush)
 	return ftruncate(dst, size) < 0 ? -errno : 0;
 }
 
-/*
- * Copy the xattrs of src to dst, both the objects themselves (a symlink's
- * own): src is a /proc/self/fd magic link, resolved to its object by the
- * following calls and never past it; dst's last component is the object.
- */
-static int copy_xattrs(const char *src, const char *dst)
+/* Copy the xattrs of src to dst, both the objects themselves. */
+static int copy_xattrs(const struct um_path *src, const struct um_path *dst)
 {
-	ssize_t len = listxattr(src, NULL, 0);
+	ssize_t len = um_path_listxattr(src, NULL, 0);
 	_cleanup_free_ char *names = NULL;
 	_cleanup_free_ char *val = NULL;
 	size_t cap = 0;
+	int r;
 
 	if (len <= 0)
 		return 0;	/* none, or not supported there */
 	names = malloc(len);
 	if (!names)
 		return -ENOMEM;
-	len = listxattr(src, names, len);
+	len = um_path_listxattr(src, names, len);
 	if (len < 0)
-		return errno == ERANGE ? -EAGAIN : -errno;
+		return len == -ERANGE ? -EAGAIN : len;
 	for (char *n = names; n < names + len; n += strlen(n) + 1) {
 		ssize_t vlen;
 
 		if (um_is_private_xattr(n) && !um_is_override_xattr(n))
 			continue;
-		vlen = getxattr(src, n, NULL, 0);
+		vlen = um_path_getxattr(src, n, NULL, 0);
 		if (vlen < 0)
 			continue;
 		if ((size_t)vlen + 1 > cap) {
@@ -119,15 +120,13 @@ static int copy_xattrs(const char *src, const char *dst)
 			if (!val)
 				return -ENOMEM;
 		}
-		vlen = getxattr(src, n, val, cap);
+		vlen = um_path_getxattr(src, n, val, cap);
 		if (vlen < 0)
 			continue;
-		if (lsetxattr(dst, n, val, vlen, 0) < 0) {
-			/* security.* or trusted.* we may not set: skip it. */
-			if (errno == EPERM || errno == ENOTSUP)
-				continue;
-			return -errno;
-		}
+		r = um_path_setxattr(dst, n, val, vlen, 0);
+		/* security.* or trusted.* we may not set: skip it. */
+		if (r < 0 && r != -EPERM && r != -ENOTSUP)
+			return r;
 	}
 	return 0;
 }
@@ -137,15 +136,15 @@ static int copy_xattrs(const char *src, const char *dst)
  * on any local file system, but the copy must keep it (kernel overlayfs
  * does).
  */
-static int copy_caps(const char *src, const char *dst)
+static int copy_caps(const struct um_path *src, const struct um_path *dst)
 {
 	static const char name[] = "security.capability";
 	char val[64];	/* a VFS_CAP_REVISION_3 value is 24 bytes */
-	ssize_t n = getxattr(src, name, val, sizeof(val));
+	ssize_t n = um_path_getxattr(src, name, val, sizeof(val));
 
 	if (n < 0)
-		return errno == ENODATA || errno == ENOTSUP ? 0 : -errno;
-	return setxattr(dst, name, val, n, 0) < 0 ? -errno : 0;
+		return n == -ENODATA || n == -ENOTSUP ? 0 : (int)n;
+	return um_path_setxattr(dst, name, val, n, 0);
 }
 
 /*
@@ -187,24 +186,31 @@ static bool keeps_origin(const struct stat *st)
 	return S_ISDIR(st->st_mode) || st->st_nlink == 1;
 }
 
-/*
- * Build the copy of inode (stat st) as tmp in the work directory.
- * Returns 0 or -errno; on error nothing is left behind.
- */
-static int build_copy(struct um_fs *fs, struct um_inode *inode, int sfd,
-		      const struct stat *st, const char *tmp, int flags,
-		      bool *meta)
-{
-	char src[UM_PROCPATH_MAX];
-	_cleanup_free_ char *dst = um_procpath_at(fs->workfd, tmp);
-	_cleanup_free_ char *target = NULL;
-	struct timespec times[2] = { st->st_atim, st->st_mtim };
-	char xn[64];
-	int r = 0;
+/* One copy-up under way, with inode->lock held. */
+struct copyup {
+	struct um_fs *fs;
+	struct um_inode *inode;
+	struct um_path src;	  /* the object copied: an O_PATH fd on it */
+	struct stat st;		  /* its lstat */
+	int flags;		  /* UM_COPYUP_* */
+	char tmp[UM_TMPNAME_MAX]; /* the copy's name in the work directory */
+	bool meta;		  /* made without its data (metacopy=on) */
+};
 
-	if (!dst)
-		return -ENOMEM;
-	um_procpath(src, sfd);
+/*
+ * Build the copy of c->inode as c->tmp in the work directory.  Returns 0
+ * or -errno; on error nothing is left behind.
+ */
+static int build_copy(struct copyup *c)
+{
+	struct um_fs *fs = c->fs;
+	const struct stat *st = &c->st;
+	const char *tmp = c->tmp;
+	int flags = c->flags;
+	struct um_path dst = UM_PATH(UM_LAYER_WORK, fs->workfd, tmp);
+	_cleanup_free_ char *target = NULL;
+	struct timespec times[2] = {st->st_atim, st->st_mtim};
+	int r = 0;
 
 	switch (st->st_mode & S_IFMT) {
 	case S_IFREG: {
@@ -214,25 +220,26 @@ static int build_copy(struct um_fs *fs, struct um_inode *inode, int sfd,
 		if (out < 0)
 			return -errno;
 		/* metacopy=on: the size and a marker; the data stays below. */
-		*meta = (flags & UM_COPYUP_META) && fs->cfg->metacopy &&
-			keeps_origin(st) && st->st_size > UM_METACOPY_MIN &&
-			!(flags & UM_COPYUP_NODATA);
-		if (*meta) {
-			um_metacopy_xattr(fs, xn);
-			*meta = fsetxattr(out, xn, "", 0, 0) == 0;
-		}
-		if (*meta) {
+		c->meta = (flags & UM_COPYUP_META) && fs->cfg->metacopy &&
+			  keeps_origin(st) && st->st_size > UM_METACOPY_MIN &&
+			  !(flags & UM_COPYUP_NODATA);
+		if (c->meta)
+			c->meta = fsetxattr(out,
+					    um_marker_name(UM_MARK_METACOPY,
+							   fs->xattr_ns),
+					    "", 0, 0) == 0;
+		if (c->meta) {
 			if (ftruncate(out, st->st_size) < 0)
 				r = -errno;
 		} else if (!(flags & UM_COPYUP_NODATA)) {
-			in = um_reopen(sfd, O_RDONLY);
+			in = um_path_open(&c->src, O_RDONLY);
 			if (in < 0)
-				r = -errno;
+				r = in;
 			else
 				r = copy_data(in, out, st->st_size, fs->fsync);
 		}
 		/* An fsync'ed copy is durable before it becomes visible. */
-		if (!r && !*meta && fs->fsync && fdatasync(out) < 0)
+		if (!r && !c->meta && fs->fsync && fdatasync(out) < 0)
 			r = -errno;
 		break;
 	}
@@ -246,7 +253,7 @@ static int build_copy(struct um_fs *fs, struct um_inode *inode, int sfd,
 		target = malloc(cap);
 		if (!target)
 			return -ENOMEM;
-		n = readlinkat(sfd, "", target, cap);
+		n = readlinkat(c->src.dirfd, "", target, cap);
 		if (n < 0 || (size_t)n >= cap)
 			return n < 0 ? -errno : -EIO;
 		target[n] = '\0';
@@ -262,20 +269,21 @@ static int build_copy(struct um_fs *fs, struct um_inode *inode, int sfd,
 	}
 
 	if (!r)
-		r = copy_xattrs(src, dst);
+		r = copy_xattrs(&c->src, &dst);
 	if (!r)
 		r = copy_owner(fs, tmp, st);
 	if (!r && S_ISREG(st->st_mode))
-		r = copy_caps(src, dst);
+		r = copy_caps(&c->src, &dst);
 	if (!r && !S_ISLNK(st->st_mode) &&
 	    fchmodat(fs->workfd, tmp, st->st_mode & 07777, 0) < 0)
 		r = -errno;
 	if (!r && keeps_origin(st)) {
-		um_origin_xattr(fs, xn);
+		const char *xn = um_marker_name(UM_MARK_ORIGIN, fs->xattr_ns);
 		/* user.* xattrs are not allowed on symlinks: best effort. */
-		if (lsetxattr(dst, xn, &inode->ino, sizeof(inode->ino), 0) < 0 &&
-		    errno != ENOTSUP && errno != EPERM)
-			r = -errno;
+		r = um_path_setxattr(&dst, xn, &c->inode->ino,
+				     sizeof(c->inode->ino), 0);
+		if (r == -ENOTSUP || r == -EPERM)
+			r = 0;
 	}
 	if (!r && utimensat(fs->workfd, tmp, times, AT_SYMLINK_NOFOLLOW) < 0)
 		r = -errno;
@@ -290,22 +298,22 @@ static int build_copy(struct um_fs *fs, struct um_inode *inode, int sfd,
  * back.  It becomes a nameless upper file, pinned as an unlinked upper
  * file is, and goes with the inode.
  */
-static int copyup_orphan(struct um_fs *fs, struct um_inode *inode, int sfd,
-			 const struct stat *st, int flags)
+static int copyup_orphan(struct copyup *c)
 {
-	char tmp[64];
-	bool meta = false;
+	struct um_fs *fs = c->fs;
+	struct um_inode *inode = c->inode;
 	int fd, r;
 
-	if (S_ISDIR(st->st_mode))
+	if (S_ISDIR(c->st.st_mode))
 		return -ENOENT;
-	um_tmpname(fs, tmp);
-	r = build_copy(fs, inode, sfd, st, tmp, flags & ~UM_COPYUP_META, &meta);
+	/* Its data goes with it: no lower name is left to read it from. */
+	c->flags &= ~UM_COPYUP_META;
+	r = build_copy(c);
 	if (r < 0)
 		return r;
-	fd = openat(fs->workfd, tmp, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	fd = openat(fs->workfd, c->tmp, O_PATH | O_NOFOLLOW | O_CLOEXEC);
 	r = fd < 0 ? -errno : 0;
-	unlinkat(fs->workfd, tmp, 0);
+	unlinkat(fs->workfd, c->tmp, 0);
 	if (r < 0)
 		return r;
 	if (inode->fd >= 0)
@@ -319,24 +327,26 @@ static int copyup_one(struct um_fs *fs, struct um_inode *inode,
 		      struct um_inode *parent, int pfd, int flags)
 {
 	_cleanup_close_ int sfd = um_inode_path_locked(inode);
-	char tmp[64];
-	struct stat st, nst;
-	bool meta = false;
+	struct copyup c = {.fs = fs, .inode = inode, .flags = flags};
+	struct stat nst;
 	int fd, r;
 
 	if (sfd < 0)
 		return sfd;
-	if (fstatat(sfd, "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
-		return -errno;
-	if (inode->unlinked)
-		return copyup_orphan(fs, inode, sfd, &st, flags);
-	um_tmpname(fs, tmp);
-	r = build_copy(fs, inode, sfd, &st, tmp, flags, &meta);
+	c.src = UM_PATH(inode->layer, sfd, "");
+	r = um_path_stat(&c.src, &c.st);
 	if (r < 0)
 		return r;
-	if (renameat2(fs->workfd, tmp, pfd, inode->name, RENAME_NOREPLACE) < 0) {
+	um_tmpname(fs, c.tmp);
+	if (inode->unlinked)
+		return copyup_orphan(&c);
+	r = build_copy(&c);
+	if (r < 0)
+		return r;
+	if (renameat2(fs->workfd, c.tmp, pfd, inode->name, RENAME_NOREPLACE) <
+	    0) {
 		r = -errno;
-		um_rmtree_at(fs->workfd, tmp);
+		um_rmtree_at(fs->workfd, c.tmp);
 		return r;
 	}
 	fd = openat(pfd, inode->name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
@@ -348,11 +358,13 @@ static int copyup_one(struct um_fs *fs, struct um_inode *inode,
 		return r;
 	}
 	um_inode_set_upper(fs, inode, fd, &nst);
-	__atomic_store_n(&inode->metacopy, meta, __ATOMIC_RELEASE);
+	__atomic_store_n(&inode->metacopy, c.meta, __ATOMIC_RELEASE);
 	/* Without an origin the number is the copy's own (hard links). */
-	if (!keeps_origin(&st)) {
-		inode->ino = um_ino_map(fs->upper->fsid, fs->fsid_bits,
-					nst.st_ino);
+	if (!keeps_origin(&c.st)) {
+		__atomic_store_n(
+			&inode->ino,
+			um_ino_map(fs->upper->fsid, fs->fsid_bits, nst.st_ino),
+			__ATOMIC_RELAXED);
 		/* The cached attributes and the parent's listing are stale. */
 		um_readdir_changed(parent);
 		if (fs->notify) {
@@ -366,8 +378,9 @@ static int copyup_one(struct um_fs *fs, struct um_inode *inode,
 /* Drop the metacopy markers (ours, the kernel's) of the upper file fd. */
 static int drop_metacopy(int fd)
 {
-	for (size_t i = 0; i < UM_METACOPY_MARKERS; i++) {
-		int r = um_removexattr_at(fd, "", um_metacopy_markers[i]);
+	for (int ns = 0; ns < UM_NS_COUNT; ns++) {
+		int r = um_removexattr_at(fd, "",
+					  um_marker_name(UM_MARK_METACOPY, ns));
 		if (r < 0 && r != -ENODATA && r != -ENOTSUP && r != -EPERM)
 			return r;
 	}
@@ -384,22 +397,24 @@ static int copyup_data(struct um_fs *fs, struct um_inode *inode, bool nodata)
 {
 	_cleanup_close_ int up = um_inode_path_locked(inode);
 	_cleanup_close_ int data = -1, in = -1, out = -1;
-	char path[UM_PROCPATH_MAX];
+	struct um_path obj = UM_PATH(0, up, "");
 	struct stat st;
 	int r = 0;
 
 	if (up < 0)
 		return up;
-	um_procpath(path, up);
 	if (fstat(up, &st) < 0)
 		return -errno;
-	out = um_reopen(up, O_WRONLY);
-	if (out < 0 && errno == EACCES && chmod(path, st.st_mode | S_IWUSR) == 0) {
-		out = um_reopen(up, O_WRONLY);
-		chmod(path, st.st_mode & 07777);
+	out = um_path_open(&obj, O_WRONLY);
+	if (out == -EACCES && um_path_chmod(&obj, st.st_mode | S_IWUSR) == 0) {
+		out = um_path_open(&obj, O_WRONLY);
+		/* Back to its mode: the write needed only this open. */
+		r = um_path_chmod(&obj, st.st_mode & 07777);
+		if (r < 0)
+			return r;
 	}
 	if (out < 0)
-		return -errno;
+		return out;
 	if (nodata) {
 		if (ftruncate(out, 0) < 0)
 			return -errno;

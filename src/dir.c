@@ -9,11 +9,11 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "attr.h"
@@ -29,10 +29,10 @@
 
 static int check_new_name(const char *name)
 {
-	if (strlen(name) > 255)
+	if (strlen(name) > NAME_MAX)
 		return -ENAMETOOLONG;
 	/* Such a name would read back as a whiteout: refuse, never lose it. */
-	if (!strncmp(name, UM_OCI_PREFIX, 4))
+	if (um_is_oci_reserved(name))
 		return -EINVAL;
 	return 0;
 }
@@ -42,7 +42,7 @@ static bool chardev_whiteout_at(int dfd, const char *name)
 	struct stat st;
 
 	return fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-	       S_ISCHR(st.st_mode) && st.st_rdev == makedev(0, 0);
+	       um_is_chardev_whiteout(&st);
 }
 
 /*
@@ -86,14 +86,13 @@ static int make_object(struct um_fs *fs, int dfd, const char *name,
 	int fd = 0, r;
 
 	if (how->link) {
-		char path[UM_PROCPATH_MAX];
-		int lfd = um_inode_path(fs, how->link, NULL);
-		if (lfd < 0)
-			return lfd;
-		um_procpath(path, lfd);
-		fd = linkat(AT_FDCWD, path, dfd, name, AT_SYMLINK_FOLLOW);
-		close(lfd);
-		return fd < 0 ? -errno : 0;
+		struct um_path p;
+		pthread_mutex_lock(&how->link->lock);
+		r = um_inode_locate_locked(how->link, &p);
+		if (r == 0)
+			r = um_path_link(&p, dfd, name);
+		pthread_mutex_unlock(&how->link->lock);
+		return r;
 	}
 	switch (type) {
 	case S_IFDIR:
@@ -181,7 +180,7 @@ int um_dir_create(struct um_fs *fs, struct um_inode *dir, const char *name,
 	bool isdir = S_ISDIR(how->mode) && !how->link;
 	struct stat pst;
 	gid_t gid = cred->gid;
-	char tmp[64];
+	char tmp[UM_TMPNAME_MAX];
 	int udfd, fd, r;
 
 	how->fd = -1;
@@ -189,7 +188,7 @@ int um_dir_create(struct um_fs *fs, struct um_inode *dir, const char *name,
 	if (r < 0)
 		return r;
 	/* A device 0:0 would read back as a whiteout, as in the kernel. */
-	if (S_ISCHR(how->mode) && !how->link && how->rdev == makedev(0, 0))
+	if (S_ISCHR(how->mode) && !how->link && how->rdev == UM_WHITEOUT_RDEV)
 		return -EPERM;
 	if (!fs->upper)
 		return -EROFS;
@@ -235,10 +234,21 @@ int um_dir_create(struct um_fs *fs, struct um_inode *dir, const char *name,
 		fd = make_object(fs, udfd, name, how, cred, gid);
 		if (fd < 0)
 			return fd;
-		if (oci) {
-			if (isdir)
-				um_set_opaque(fs, udfd, name);
-			um_oci_whiteout_remove(udfd, name);
+		/*
+		 * The new object takes over from the marker: a directory
+		 * hides what the marker hid (opaque), then the marker goes.
+		 * If either fails, so does the create, and the object goes
+		 * again, as in the kernel: the lower directory must not
+		 * merge back unnoticed.
+		 */
+		r = oci && isdir ? um_set_opaque(fs, udfd, name) : 0;
+		if (oci && r == 0)
+			r = um_oci_whiteout_remove(udfd, name);
+		if (r < 0) {
+			if (fd > 0)
+				close(fd);
+			um_rmtree_at(udfd, name);
+			return r;
 		}
 	}
 	if (fd > 0)
@@ -266,14 +276,13 @@ out_tmp:
  */
 static bool last_name(struct um_inode *inode)
 {
+	struct um_path p;
 	struct stat st;
-	const char *name;
 	bool last = false;
-	int dfd;
 
 	pthread_mutex_lock(&inode->lock);
-	if (inode->fd < 0 && um_inode_locate_locked(inode, &dfd, &name) == 0 &&
-	    fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0)
+	if (inode->fd < 0 && um_inode_locate_locked(inode, &p) == 0 &&
+	    um_path_stat(&p, &st) == 0)
 		last = st.st_nlink <= 1;
 	pthread_mutex_unlock(&inode->lock);
 	return last;
@@ -326,13 +335,13 @@ out:
 static int remove_upper_dir(struct um_fs *fs, int udfd, const char *name,
 			    bool whiteout)
 {
-	char tmp[64];
+	char tmp[UM_TMPNAME_MAX];
 	int r;
 
 	um_tmpname(fs, tmp);
 	if (whiteout && fs->whiteout != UM_WHITEOUT_OCI && fs->can_mknod) {
 		/* Swap a whiteout in for the directory in one step. */
-		if (mknodat(fs->workfd, tmp, S_IFCHR, makedev(0, 0)) < 0)
+		if (mknodat(fs->workfd, tmp, S_IFCHR, UM_WHITEOUT_RDEV) < 0)
 			return -errno;
 		if (renameat2(fs->workfd, tmp, udfd, name, RENAME_EXCHANGE) < 0) {
 			r = -errno;
@@ -435,7 +444,6 @@ static int set_redirect(struct um_fs *fs, struct um_inode *d,
 	_cleanup_free_ char *val = NULL;
 	const char *base = strrchr(d->lowerpath, '/');
 	size_t plen = base ? (size_t)(base - d->lowerpath) : 0;
-	char xn[64];
 	int r;
 
 	base = base ? base + 1 : d->lowerpath;
@@ -446,12 +454,158 @@ static int set_redirect(struct um_fs *fs, struct um_inode *d,
 		val = NULL;
 	if (!val)
 		return -ENOMEM;
-	um_redirect_xattr(fs, xn);
-	r = um_setxattr_at(udfd, name, xn, val, strlen(val), 0);
+	r = um_setxattr_at(udfd, name,
+			   um_marker_name(UM_MARK_REDIRECT, fs->xattr_ns), val,
+			   strlen(val), 0);
 	/* Too long for an xattr: let the caller copy, as mv(1) does. */
 	if (r == -ENOSPC || r == -E2BIG || r == -ERANGE)
 		r = -EXDEV;
 	return r;
+}
+
+/*
+ * The real rename of um_dir_rename() with the whiteout it leaves behind
+ * and the OCI marker it replaces, as one step: it either happens whole
+ * or, where a later part fails, is undone as far as the disk allows
+ * (the kernel, too, fails the operation and tries to undo).
+ */
+struct rename_wh {
+	struct um_fs *fs;
+	int oudfd, nudfd;
+	const char *oldname, *newname;
+	struct um_inode *dst; /* the target replaced, if any */
+	unsigned int rflags;  /* RENAME_EXCHANGE when asked */
+	bool old;	      /* oldname must become a whiteout */
+	bool new_chr;	      /* newname was a char device whiteout */
+	bool new_oci;	      /* newname has an OCI marker to remove */
+	int err;	      /* why it was undone */
+};
+
+/* rename_whiteout(): a later part failed (w->err), and then: */
+#define RENAME_UNDONE 1 /* all was undone */
+#define RENAME_STANDS 2 /* the rename could not be undone */
+
+/*
+ * Move the renamed object back.  0 if the disk is as before the rename
+ * (a leftover whiteout at a name that was hidden anyway aside), -errno
+ * if not.
+ */
+static int undo_rename(struct rename_wh *w, bool old_is_wh, const char *whtmp)
+{
+	struct um_fs *fs = w->fs;
+
+	if (um_fault(UM_FAULT_UNDO))
+		return -EIO;
+	if (old_is_wh) {
+		/* The whiteout goes where the object was: newname, hidden. */
+		if (renameat2(w->nudfd, w->newname, w->oudfd, w->oldname,
+			      RENAME_EXCHANGE) < 0)
+			return -errno;
+		if (!w->new_chr)
+			unlinkat(w->nudfd, w->newname, 0);
+		return 0;
+	}
+	if (w->dst || (w->new_chr && !whtmp))
+		return -ENOTEMPTY; /* what it replaced is gone */
+	if (renameat2(w->nudfd, w->newname, w->oudfd, w->oldname,
+		      RENAME_NOREPLACE) < 0)
+		return -errno;
+	/* The whiteout it replaced comes back, made in advance. */
+	if (w->new_chr && renameat2(fs->workfd, whtmp, w->nudfd, w->newname,
+				    RENAME_NOREPLACE) < 0)
+		return -errno;
+	return 0;
+}
+
+/*
+ * 0: done; -errno: the rename failed and nothing changed; RENAME_UNDONE
+ * or RENAME_STANDS: a later part failed (w->err) and the rename was
+ * undone, or could not be.
+ */
+static int rename_whiteout(struct rename_wh *w)
+{
+	struct um_fs *fs = w->fs;
+	bool chr = w->old && fs->whiteout != UM_WHITEOUT_OCI && fs->can_mknod;
+	bool oci_old = false, late = false, old_is_wh = false;
+	unsigned int rflags = w->rflags;
+	char whtmp[UM_TMPNAME_MAX];
+	int r;
+
+	/*
+	 * An OCI marker hides the lower oldname only once the object is
+	 * gone from the upper (it never hides a name of its own layer):
+	 * made first, a failure leaves nothing to undo.
+	 */
+	if (w->old && !chr) {
+		r = um_whiteout_create_oci(fs, w->oudfd, w->oldname);
+		if (r < 0)
+			return r;
+		oci_old = true;
+	}
+	if (chr && !um_fault(UM_FAULT_RENAME_WHITEOUT)) {
+		r = renameat2(w->oudfd, w->oldname, w->nudfd, w->newname,
+			      rflags | RENAME_WHITEOUT);
+		if (r == 0)
+			old_is_wh = true;
+		else if (errno != EINVAL)
+			return -errno;
+	}
+	if (chr && !old_is_wh) {
+		/*
+		 * No RENAME_WHITEOUT in the upper: the whiteout is made now
+		 * in the work directory and moved in after the rename.
+		 */
+		um_tmpname(fs, whtmp);
+		if (mknodat(fs->workfd, whtmp, S_IFCHR, UM_WHITEOUT_RDEV) < 0)
+			return -errno;
+		late = true;
+	}
+	if (!old_is_wh &&
+	    renameat2(w->oudfd, w->oldname, w->nudfd, w->newname, rflags) < 0) {
+		r = -errno;
+		if (late)
+			unlinkat(fs->workfd, whtmp, 0);
+		if (oci_old)
+			um_oci_whiteout_remove(w->oudfd, w->oldname);
+		return r;
+	}
+
+	r = 0;
+	if (late) {
+		r = um_fault(UM_FAULT_LATE_WHITEOUT) ? -EIO : 0;
+		if (r == 0 && renameat2(fs->workfd, whtmp, w->oudfd, w->oldname,
+					RENAME_NOREPLACE) < 0)
+			r = -errno;
+		if (r == 0) {
+			late = false;
+			old_is_wh = true;
+		}
+	}
+	if (r == 0 && w->new_oci) {
+		r = um_oci_whiteout_remove(w->nudfd, w->newname);
+		r = r < 0 ? r : 0;
+	}
+	if (r == 0)
+		return 0;
+
+	w->err = r;
+	if (undo_rename(w, old_is_wh, late ? whtmp : NULL) == 0) {
+		if (late)
+			unlinkat(fs->workfd, whtmp, 0);
+		if (oci_old)
+			um_oci_whiteout_remove(w->oudfd, w->oldname);
+		return RENAME_UNDONE;
+	}
+	/*
+	 * It stands.  A whiteout still missing may yet be made as an OCI
+	 * marker; an OCI marker left beside newname hides nothing there.
+	 */
+	if (late) {
+		unlinkat(fs->workfd, whtmp, 0);
+		if (um_whiteout_create_oci(fs, w->oudfd, w->oldname) < 0)
+			return RENAME_STANDS;
+	}
+	return 0;
 }
 
 int um_dir_rename(struct um_fs *fs, struct um_inode *olddir,
@@ -459,9 +613,10 @@ int um_dir_rename(struct um_fs *fs, struct um_inode *olddir,
 		  const char *newname, unsigned int flags)
 {
 	struct um_inode *src = NULL, *dst = NULL;
+	struct rename_wh wh = {.fs = fs};
 	bool exchange = flags & RENAME_EXCHANGE;
-	bool old_wh, oci_wh = false, dst_last = false;
-	unsigned int rflags = 0;
+	bool dst_last = false, new_wh_gone = false;
+	char *src_name = NULL, *dst_name = NULL;
 	int oudfd, nudfd, r;
 
 	if (flags & ~(RENAME_NOREPLACE | RENAME_EXCHANGE))
@@ -518,9 +673,22 @@ int um_dir_rename(struct um_fs *fs, struct um_inode *olddir,
 	    (r = um_set_opaque(fs, nudfd, newname)) < 0)
 		goto out;
 
-	old_wh = !exchange && um_lower_has(fs, olddir, oldname);
+	/* Nothing may fail once the rename is done: the new names first. */
+	src_name = um_fault(UM_FAULT_NAME) ? NULL : strdup(newname);
+	dst_name = exchange ? strdup(oldname) : NULL;
+	if (!src_name || (exchange && !dst_name)) {
+		r = -ENOMEM;
+		goto out;
+	}
+
+	wh.oudfd = oudfd;
+	wh.oldname = oldname;
+	wh.nudfd = nudfd;
+	wh.newname = newname;
+	wh.old = !exchange && um_lower_has(fs, olddir, oldname);
+	wh.dst = dst;
 	if (exchange) {
-		rflags = RENAME_EXCHANGE;
+		wh.rflags = RENAME_EXCHANGE;
 	} else if (dst) {
 		if (S_ISDIR(dst->type) && (r = clear_markers(dst)) < 0)
 			goto out;
@@ -531,27 +699,37 @@ int um_dir_rename(struct um_fs *fs, struct um_inode *olddir,
 			um_inode_unhash(fs, dst);
 		}
 	} else if (chardev_whiteout_at(nudfd, newname)) {
+		wh.new_chr = true;
+		/* A directory cannot replace it: it goes first. */
 		if (S_ISDIR(src->type) && unlinkat(nudfd, newname, 0) < 0) {
 			r = -errno;
 			goto out;
 		}
+		new_wh_gone = S_ISDIR(src->type);
 	} else {
-		oci_wh = um_has_oci_whiteout(nudfd, newname);
+		wh.new_oci = um_has_oci_whiteout(nudfd, newname);
 	}
-	if (old_wh && fs->whiteout != UM_WHITEOUT_OCI && fs->can_mknod)
-		rflags |= RENAME_WHITEOUT;
 
-	r = renameat2(oudfd, oldname, nudfd, newname, rflags);
-	if (r < 0 && errno == EINVAL && (rflags & RENAME_WHITEOUT)) {
-		rflags &= ~RENAME_WHITEOUT;
-		r = renameat2(oudfd, oldname, nudfd, newname, rflags);
-	}
-	if (r < 0) {
-		r = -errno;
+	r = rename_whiteout(&wh);
+	if (r < 0 || r == RENAME_UNDONE) {
+		r = r < 0 ? r : wh.err;
 		if (dst_last)
 			um_inode_rehash(fs, dst);
+		/*
+		 * Put back the whiteout the directory was to replace; if
+		 * even that fails, the lower newname shows again: say so.
+		 */
+		if (new_wh_gone) {
+			int e = um_whiteout_create(fs, nudfd, newname);
+			if (e < 0)
+				fprintf(stderr,
+					"unionmount: rename: cannot restore "
+					"the whiteout of %s: %s\n",
+					newname, strerror(-e));
+		}
 		goto out;
 	}
+	r = r == RENAME_STANDS ? wh.err : 0;
 	um_readdir_changed(olddir);
 	um_readdir_changed(newdir);
 	/* A moved directory's ".." is another one now. */
@@ -559,16 +737,18 @@ int um_dir_rename(struct um_fs *fs, struct um_inode *olddir,
 		um_readdir_changed(src);
 	if (exchange && S_ISDIR(dst->type))
 		um_readdir_changed(dst);
-	if (old_wh && !(rflags & RENAME_WHITEOUT))
-		r = um_whiteout_create(fs, oudfd, oldname);
-	if (oci_wh)
-		um_oci_whiteout_remove(nudfd, newname);
-	um_inode_set_name(fs, src, newdir, newname);
-	if (exchange)
-		um_inode_set_name(fs, dst, olddir, oldname);
-	else if (dst)
+	/* Done (r 0), or done and not undone (r < 0): names follow the disk. */
+	um_inode_move(fs, src, newdir, src_name);
+	src_name = NULL;
+	if (exchange) {
+		um_inode_move(fs, dst, olddir, dst_name);
+		dst_name = NULL;
+	} else if (dst) {
 		um_inode_mark_unlinked(dst);
+	}
 out:
+	free(src_name);
+	free(dst_name);
 	if (dst)
 		um_inode_unref(fs, dst, 1);
 	um_inode_unref(fs, src, 1);
