@@ -52,6 +52,8 @@ void um_config_init(struct um_config *cfg)
 	cfg->writeback = 1;
 	cfg->squash_uid = -1;
 	cfg->squash_gid = -1;
+	cfg->io_uring = -1;
+	cfg->passthrough = -1;
 }
 
 void um_strv_free(char **v)
@@ -244,6 +246,7 @@ enum opt_kind {
 	OPT_XATTR_PERMS,
 	OPT_METACOPY,
 	OPT_REDIRECT_DIR,
+	OPT_TRANSPORT, /* io_uring, passthrough: 0, 1 or auto */
 	OPT_FLAG,	/* static_nlink, noacl, volatile */
 	OPT_FUSE,     /* handed to fuse_session_new() as it is */
 	OPT_FUSE_NUM, /* the same, the value an unsigned number */
@@ -312,6 +315,11 @@ static const struct opt_desc opt_table[] = {
 	 "kernel cache time of names and attributes (86400)"},
 	{"writeback", OPT_WRITEBACK, ARG_ANY, GRP_SPEED, "writeback=0|1",
 	 "kernel writeback cache for writes (1)"},
+	{"io_uring", OPT_TRANSPORT, ARG_ANY, GRP_SPEED, "io_uring=0|1|auto",
+	 "FUSE over io_uring where the kernel offers it (auto)"},
+	{"passthrough", OPT_TRANSPORT, ARG_ANY, GRP_SPEED,
+	 "passthrough=0|1|auto",
+	 "reads and writes straight to the layer's file (auto: as root)"},
 	{"fsync", OPT_FSYNC, ARG_ANY, GRP_SPEED, "fsync=0|1",
 	 "flush copy-ups to disk before they appear (1)"},
 	{"volatile", OPT_FLAG, ARG_NONE, GRP_SPEED, NULL, "the same as fsync=0"},
@@ -742,6 +750,26 @@ static int apply_option(struct um_config *cfg, const char *name,
 		return um_errorf(err, errlen,
 				 "bad value for redirect_dir=: '%s' (on, follow, nofollow or off)",
 				 value);
+	}
+	case OPT_TRANSPORT: {
+		/* "name" alone asks for it; "auto" is the default */
+		int on;
+
+		if (!value || !strcmp(value, "1"))
+			on = 1;
+		else if (!strcmp(value, "0"))
+			on = 0;
+		else if (!strcmp(value, "auto"))
+			on = -1;
+		else
+			return um_errorf(err, errlen,
+					 "bad value for %s=: '%s' (0, 1 or auto)",
+					 name, value);
+		if (!strcmp(name, "io_uring"))
+			cfg->io_uring = on;
+		else
+			cfg->passthrough = on;
+		return 0;
 	}
 	case OPT_NOEFFECT:
 		if (list_add_once(&cfg->noeffect, name) < 0)

@@ -403,6 +403,29 @@ static void test_redirect_dir(void)
 	um_config_release(&cfg);
 }
 
+static void test_transport(void)
+{
+	struct um_config cfg;
+
+	um_config_init(&cfg);
+	EXPECT_INT(cfg.io_uring, -1);
+	EXPECT_INT(cfg.passthrough, -1);
+	EXPECT_INT(opts(&cfg, "io_uring,passthrough=0"), 0);
+	EXPECT_INT(cfg.io_uring, 1);
+	EXPECT_INT(cfg.passthrough, 0);
+	EXPECT_INT(opts(&cfg, "io_uring=0,passthrough=1"), 0);
+	EXPECT_INT(cfg.io_uring, 0);
+	EXPECT_INT(cfg.passthrough, 1);
+	EXPECT_INT(opts(&cfg, "io_uring=auto,passthrough"), 0);
+	EXPECT_INT(cfg.io_uring, -1);
+	EXPECT_INT(cfg.passthrough, 1);
+	EXPECT_INT(opts(&cfg, "io_uring=yes"), -1);
+	EXPECT_STR(err, "bad value for io_uring=: 'yes' (0, 1 or auto)");
+	EXPECT_INT(opts(&cfg, "passthrough=2"), -1);
+	EXPECT_STR(err, "bad value for passthrough=: '2' (0, 1 or auto)");
+	um_config_release(&cfg);
+}
+
 static void test_timeout(void)
 {
 	static const char *const bad[] = {
@@ -977,6 +1000,7 @@ int main(int argc, char **argv)
 	test_whiteout();
 	test_metacopy();
 	test_redirect_dir();
+	test_transport();
 	test_timeout();
 	test_fuse_options();
 	test_ignored();
