@@ -13,10 +13,10 @@
  * metacopy file gets its data); the first directory has no lowers and
  * exports whole, which makes a base image from a plain root file system.
  *
- * The same inputs give a byte-identical layout: JSON is written with
- * sorted keys, times come from --mtime or SOURCE_DATE_EPOCH (default the
- * epoch) and never from the clock, and the layers are deterministic
- * themselves.
+ * The same inputs give a byte-identical layout: JSON members are written
+ * in a fixed order (json-c keeps the order they were added in), times
+ * come from --mtime or SOURCE_DATE_EPOCH (default the epoch) and never
+ * from the clock, and the layers are deterministic themselves.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -34,7 +34,7 @@
 #include <unistd.h>
 
 #include <archive.h>
-#include <jansson.h>
+#include <json-c/json.h>
 #include <openssl/evp.h>
 
 #include "layer/export.h"
@@ -50,6 +50,12 @@
 #define REF_NAME "org.opencontainers.image.ref.name"
 
 #define IO_CHUNK (1 << 20)
+
+/*
+ * Functions return 0 or -errno.  Two values mean that the message is out
+ * already: -EINVAL for bad input (exit 2) and -ECANCELED for a failure
+ * (exit 1); any other error is reported by the caller.
+ */
 
 /* "sha256:" + 64 hex digits + NUL */
 #define DIGEST_LEN 72
@@ -137,12 +143,18 @@ static int tmp_commit(struct image *im, const char *name, const char *digest)
 	return 0;
 }
 
-/* A JSON document as a blob; fills digest and size. */
-static int blob_put_json(struct image *im, json_t *doc, char digest[DIGEST_LEN],
-			 int64_t *size)
+/* The bytes of a JSON document: compact, '/' not escaped. */
+static const char *json_text(json_object *doc)
 {
-	_cleanup_free_ char *text =
-		json_dumps(doc, JSON_SORT_KEYS | JSON_COMPACT);
+	return json_object_to_json_string_ext(
+		doc, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+}
+
+/* A JSON document as a blob; fills digest and size. */
+static int blob_put_json(struct image *im, json_object *doc,
+			 char digest[DIGEST_LEN], int64_t *size)
+{
+	const char *text = json_text(doc);
 	_cleanup_close_ int fd = -1;
 	EVP_MD_CTX *ctx;
 	char tmp[64];
@@ -228,7 +240,7 @@ static int diffid_of_compressed(int fd, const char *path,
 	archive_read_support_format_raw(a);
 	if (archive_read_open_fd(a, fd, IO_CHUNK) != ARCHIVE_OK ||
 	    archive_read_next_header(a, &e) != ARCHIVE_OK) {
-		fprintf(stderr, "unionmount-layer: image: %s: %s\n", path,
+		fprintf(stderr, "unionmount-layer image: %s: %s\n", path,
 			archive_error_string(a));
 		r = -EINVAL;
 		goto out;
@@ -236,7 +248,7 @@ static int diffid_of_compressed(int fd, const char *path,
 	for (;;) {
 		la_ssize_t n = archive_read_data(a, buf, IO_CHUNK);
 		if (n < 0) {
-			fprintf(stderr, "unionmount-layer: image: %s: %s\n",
+			fprintf(stderr, "unionmount-layer image: %s: %s\n",
 				path, archive_error_string(a));
 			r = -EINVAL;
 			goto out;
@@ -254,7 +266,7 @@ static int diffid_of_compressed(int fd, const char *path,
 	}
 	if (!looks_like_tar(head, nhead)) {
 		fprintf(stderr,
-			"unionmount-layer: image: %s: not a tar archive\n",
+			"unionmount-layer image: %s: not a tar archive\n",
 			path);
 		r = -EINVAL;
 		goto out;
@@ -329,7 +341,7 @@ static int layer_from_file(struct image *im, int fd, struct image_layer *l)
 	if (!strcmp(l->media_type, MT_LAYER)) {
 		if (!looks_like_tar(head, nhead)) {
 			fprintf(stderr,
-				"unionmount-layer: image: %s: not a tar archive"
+				"unionmount-layer image: %s: not a tar archive"
 				" (nor gzip or zstd)\n",
 				l->arg);
 			r = -EINVAL;
@@ -385,15 +397,17 @@ static int layer_from_dir(struct image *im, int idx, struct image_layer *l)
 	o.mtime = im->have_mtime ? im->created : -1;
 	o.progress = true;
 	r = layer_export(&o, out, &d);
-	if (r < 0)
+	if (r < 0) {
+		r = -ECANCELED; /* layer_export() said what failed */
 		goto fail;
+	}
 	if (fstat(out, &st) < 0) {
 		r = -errno;
 		goto fail;
 	}
 	if ((uint64_t)st.st_size != d.size) {
 		fprintf(stderr,
-			"unionmount-layer: image: %s: export wrote %" PRIu64
+			"unionmount-layer image: %s: export wrote %" PRIu64
 			" bytes, the file has %lld\n",
 			l->arg, d.size, (long long)st.st_size);
 		r = -EIO;
@@ -472,98 +486,144 @@ static char *layer_label(const char *arg)
 	return copy;
 }
 
-static int history_entries(json_t *hist)
+static json_object *jget(json_object *o, const char *key)
 {
-	size_t i;
-	json_t *h;
-	int n = 0;
+	json_object *v = NULL;
 
-	json_array_foreach(hist, i, h)
-	{
-		if (!json_is_true(json_object_get(h, "empty_layer")))
-			n++;
+	return json_object_object_get_ex(o, key, &v) ? v : NULL;
+}
+
+static const char *jget_str(json_object *o, const char *key)
+{
+	json_object *v = jget(o, key);
+
+	return json_object_is_type(v, json_type_string)
+		       ? json_object_get_string(v)
+		       : NULL;
+}
+
+static void jset_str(json_object *o, const char *key, const char *val)
+{
+	json_object_object_add(o, key, json_object_new_string(val));
+}
+
+static int history_entries(json_object *hist)
+{
+	size_t n = json_object_array_length(hist);
+	int layers = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		json_object *e =
+			jget(json_object_array_get_idx(hist, i), "empty_layer");
+		if (!json_object_is_type(e, json_type_boolean) ||
+		    !json_object_get_boolean(e))
+			layers++;
 	}
-	return n;
+	return layers;
+}
+
+static json_object *default_config(void)
+{
+	json_object *cfg = json_object_new_object(), *c, *env, *cmd;
+
+	c = json_object_new_object();
+	env = json_object_new_array();
+	json_object_array_add(
+		env,
+		json_object_new_string("PATH=/usr/local/sbin:/usr/local/bin:/"
+				       "usr/sbin:/usr/bin:/sbin:/bin"));
+	cmd = json_object_new_array();
+	json_object_array_add(cmd, json_object_new_string("/bin/sh"));
+	json_object_object_add(c, "Env", env);
+	json_object_object_add(c, "Cmd", cmd);
+	json_object_object_add(cfg, "config", c);
+	return cfg;
 }
 
 /*
  * The image configuration: --config's document if given (an OCI image
- * config), else a default one; rootfs always describes our layers, and a
- * history that does not have one entry per layer is replaced.
+ * config: its members are kept), else a default one (PATH and /bin/sh);
+ * created, architecture and os are added where missing, rootfs always
+ * describes our layers, and a history that does not have one entry per
+ * layer is replaced by one that does.
  */
-static json_t *image_config(struct image *im)
+static json_object *image_config(struct image *im)
 {
 	const char *arch, *variant;
 	char when[32];
-	json_t *cfg, *rootfs, *ids, *hist;
+	json_object *cfg, *rootfs, *ids, *hist;
 
 	rfc3339(im->created, when);
 	machine_platform(&arch, &variant);
 	if (im->config_file) {
-		json_error_t err;
-		cfg = json_load_file(im->config_file, 0, &err);
+		cfg = json_object_from_file(im->config_file);
 		if (!cfg) {
-			fprintf(stderr, "unionmount-layer: image: %s:%d: %s\n",
-				im->config_file, err.line, err.text);
+			fprintf(stderr, "unionmount-layer image: %s: %s\n",
+				im->config_file, json_util_get_last_err());
 			return NULL;
 		}
-		if (!json_is_object(cfg)) {
+		if (!json_object_is_type(cfg, json_type_object)) {
 			fprintf(stderr,
-				"unionmount-layer: image: %s: not a JSON "
+				"unionmount-layer image: %s: not a JSON "
 				"object\n",
 				im->config_file);
-			json_decref(cfg);
+			json_object_put(cfg);
 			return NULL;
 		}
 	} else {
-		cfg = json_pack("{s:{s:[s],s:[s]}}", "config", "Env",
-				"PATH=/usr/local/sbin:/usr/local/bin:/usr/"
-				"sbin:/usr/bin:/sbin:/bin",
-				"Cmd", "/bin/sh");
-		if (!cfg)
-			return NULL;
+		cfg = default_config();
 	}
-	if (!json_object_get(cfg, "created"))
-		json_object_set_new(cfg, "created", json_string(when));
-	if (!json_object_get(cfg, "architecture")) {
-		json_object_set_new(cfg, "architecture", json_string(arch));
+	if (!jget(cfg, "created"))
+		jset_str(cfg, "created", when);
+	if (!jget(cfg, "architecture")) {
+		jset_str(cfg, "architecture", arch);
 		if (variant)
-			json_object_set_new(cfg, "variant",
-					    json_string(variant));
+			jset_str(cfg, "variant", variant);
 	}
-	if (!json_object_get(cfg, "os"))
-		json_object_set_new(cfg, "os", json_string("linux"));
+	if (!jget(cfg, "os"))
+		jset_str(cfg, "os", "linux");
 
-	ids = json_array();
+	ids = json_object_new_array();
 	for (int i = 0; i < im->nlayers; i++)
-		json_array_append_new(ids, json_string(im->layers[i].diffid));
-	rootfs = json_pack("{s:s,s:o}", "type", "layers", "diff_ids", ids);
-	json_object_set_new(cfg, "rootfs", rootfs);
+		json_object_array_add(
+			ids, json_object_new_string(im->layers[i].diffid));
+	rootfs = json_object_new_object();
+	jset_str(rootfs, "type", "layers");
+	json_object_object_add(rootfs, "diff_ids", ids);
+	json_object_object_add(cfg, "rootfs", rootfs);
 
-	hist = json_object_get(cfg, "history");
-	if (!json_is_array(hist) || history_entries(hist) != im->nlayers) {
-		hist = json_array();
+	hist = jget(cfg, "history");
+	if (!json_object_is_type(hist, json_type_array) ||
+	    history_entries(hist) != im->nlayers) {
+		hist = json_object_new_array();
 		for (int i = 0; i < im->nlayers; i++) {
 			_cleanup_free_ char *label =
 				layer_label(im->layers[i].arg);
-			json_array_append_new(
-				hist,
-				json_pack("{s:s,s:o}", "created", when,
-					  "created_by",
-					  json_sprintf(
-						  "unionmount-layer image %s",
-						  label ? label : "?")));
+			_cleanup_free_ char *by = NULL;
+			json_object *h = json_object_new_object();
+
+			if (asprintf(&by, "unionmount-layer image %s",
+				     label ? label : "?") < 0)
+				by = NULL;
+			jset_str(h, "created", when);
+			jset_str(h, "created_by",
+				 by ? by : "unionmount-layer image");
+			json_object_array_add(hist, h);
 		}
-		json_object_set_new(cfg, "history", hist);
+		json_object_object_add(cfg, "history", hist);
 	}
 	return cfg;
 }
 
-static json_t *descriptor(const char *media_type, const char *digest,
-			  int64_t size)
+static json_object *descriptor(const char *media_type, const char *digest,
+			       int64_t size)
 {
-	return json_pack("{s:s,s:s,s:I}", "mediaType", media_type, "digest",
-			 digest, "size", (json_int_t)size);
+	json_object *d = json_object_new_object();
+
+	jset_str(d, "mediaType", media_type);
+	jset_str(d, "digest", digest);
+	json_object_object_add(d, "size", json_object_new_int64(size));
+	return d;
 }
 
 /*
@@ -571,67 +631,72 @@ static json_t *descriptor(const char *media_type, const char *digest,
  * same tag (or, untagged, the same digest) is replaced.
  */
 static int write_index(struct image *im, const char *mdigest, int64_t msize,
-		       json_t *platform)
+		       json_object *platform)
 {
-	json_t *index = NULL, *mans, *m, *keep;
+	json_object *index = NULL, *mans, *m, *keep;
 	char tmp[] = "index.json.tmp";
-	_cleanup_free_ char *text = NULL;
-	_cleanup_close_ int fd = -1;
-	size_t i;
-	int r;
+	const char *text;
+	int fd, r;
 
 	fd = openat(im->dirfd, "index.json", O_RDONLY | O_CLOEXEC);
 	if (fd >= 0) {
-		json_error_t err;
-		index = json_loadfd(fd, 0, &err);
-		if (!index ||
-		    !json_is_array(json_object_get(index, "manifests"))) {
+		index = json_object_from_fd(fd);
+		close(fd);
+		if (!json_object_is_type(jget(index, "manifests"),
+					 json_type_array)) {
 			fprintf(stderr,
-				"unionmount-layer: image: %s/index.json: not "
-				"an OCI index\n",
+				"unionmount-layer image: %s/index.json: not an "
+				"OCI index\n",
 				im->dir);
-			json_decref(index);
+			json_object_put(index);
 			return -EINVAL;
 		}
-		close(fd);
-		fd = -1;
 	} else if (errno != ENOENT) {
 		return -errno;
 	} else {
-		index = json_pack("{s:i,s:s,s:[]}", "schemaVersion", 2,
-				  "mediaType", MT_INDEX, "manifests");
+		index = json_object_new_object();
+		json_object_object_add(index, "schemaVersion",
+				       json_object_new_int(2));
+		jset_str(index, "mediaType", MT_INDEX);
+		json_object_object_add(index, "manifests",
+				       json_object_new_array());
 	}
 
-	keep = json_array();
-	mans = json_object_get(index, "manifests");
-	json_array_foreach(mans, i, m)
-	{
-		const char *name = json_string_value(json_object_get(
-			json_object_get(m, "annotations"), REF_NAME));
-		const char *dg =
-			json_string_value(json_object_get(m, "digest"));
+	keep = json_object_new_array();
+	mans = jget(index, "manifests");
+	for (size_t i = 0; i < json_object_array_length(mans); i++) {
+		const char *name, *dg;
+
+		m = json_object_array_get_idx(mans, i);
+		name = jget_str(jget(m, "annotations"), REF_NAME);
+		dg = jget_str(m, "digest");
 		if (im->tag ? (name && !strcmp(name, im->tag))
 			    : (!name && dg && !strcmp(dg, mdigest)))
 			continue;
-		json_array_append(keep, m);
+		json_object_array_add(keep, json_object_get(m));
 	}
 	m = descriptor(MT_MANIFEST, mdigest, msize);
-	json_object_set(m, "platform", platform);
-	if (im->tag)
-		json_object_set_new(m, "annotations",
-				    json_pack("{s:s}", REF_NAME, im->tag));
-	json_array_append_new(keep, m);
-	json_object_set_new(index, "manifests", keep);
+	json_object_object_add(m, "platform", json_object_get(platform));
+	if (im->tag) {
+		json_object *ann = json_object_new_object();
+		jset_str(ann, REF_NAME, im->tag);
+		json_object_object_add(m, "annotations", ann);
+	}
+	json_object_array_add(keep, m);
+	json_object_object_add(index, "manifests", keep);
 
-	text = json_dumps(index, JSON_SORT_KEYS | JSON_COMPACT);
-	json_decref(index);
-	if (!text)
-		return -ENOMEM;
+	text = json_text(index);
 	fd = openat(im->dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
 		    0644);
-	if (fd < 0)
-		return -errno;
-	r = write_all(fd, text, strlen(text));
+	if (fd < 0) {
+		r = -errno;
+		json_object_put(index);
+		return r;
+	}
+	r = text ? write_all(fd, text, strlen(text)) : -ENOMEM;
+	json_object_put(index);
+	if (close(fd) < 0 && r == 0)
+		r = -errno;
 	if (r == 0 && renameat(im->dirfd, tmp, im->dirfd, "index.json") < 0)
 		r = -errno;
 	if (r < 0)
@@ -682,10 +747,10 @@ static int layout_open(struct image *im)
 	closedir(d);
 	if (!empty && faccessat(im->dirfd, "oci-layout", F_OK, 0) < 0) {
 		fprintf(stderr,
-			"unionmount-layer: image: %s is neither empty nor an "
+			"unionmount-layer image: %s is neither empty nor an "
 			"OCI layout\n",
 			im->dir);
-		return -EEXIST;
+		return -EINVAL;
 	}
 	r = write_small(im->dirfd, "oci-layout",
 			"{\"imageLayoutVersion\":\"1.0.0\"}");
@@ -707,18 +772,32 @@ static int layout_open(struct image *im)
 
 static int build(struct image *im)
 {
-	json_t *cfg, *manifest, *layers, *platform;
+	json_object *cfg, *manifest, *layers, *platform = NULL;
 	char cdigest[DIGEST_LEN], mdigest[DIGEST_LEN];
 	int64_t csize, msize;
 	int r;
 
-	r = layout_open(im);
-	if (r < 0) {
-		if (r != -EEXIST)
-			fprintf(stderr, "unionmount-layer: image: %s: %s\n",
-				im->dir, strerror(-r));
-		return r;
+	/* bad arguments are refused before anything is written */
+	for (int i = 0; i < im->nlayers; i++) {
+		struct stat st;
+
+		if (stat(im->layers[i].arg, &st) < 0) {
+			fprintf(stderr, "unionmount-layer image: %s: %s\n",
+				im->layers[i].arg, strerror(errno));
+			return -EINVAL;
+		}
+		if (!S_ISDIR(st.st_mode) && !S_ISREG(st.st_mode) &&
+		    !S_ISFIFO(st.st_mode)) {
+			fprintf(stderr,
+				"unionmount-layer image: %s: neither a layer "
+				"directory nor a layer tarball\n",
+				im->layers[i].arg);
+			return -EINVAL;
+		}
 	}
+	r = layout_open(im);
+	if (r < 0)
+		goto out;
 	for (int i = 0; i < im->nlayers; i++) {
 		struct image_layer *l = &im->layers[i];
 		_cleanup_close_ int fd = -1;
@@ -727,7 +806,7 @@ static int build(struct image *im)
 		fd = open(l->arg, O_RDONLY | O_CLOEXEC);
 		if (fd < 0 || fstat(fd, &st) < 0) {
 			r = -errno;
-			fprintf(stderr, "unionmount-layer: image: %s: %s\n",
+			fprintf(stderr, "unionmount-layer image: %s: %s\n",
 				l->arg, strerror(-r));
 			return r;
 		}
@@ -738,40 +817,47 @@ static int build(struct image *im)
 			r = layer_from_file(im, fd, l);
 		}
 		if (r < 0) {
-			if (r != -EINVAL)
+			if (r != -EINVAL && r != -ECANCELED)
 				fprintf(stderr,
-					"unionmount-layer: image: %s: %s\n",
+					"unionmount-layer image: %s: %s\n",
 					l->arg, strerror(-r));
 			return r;
 		}
 	}
 
 	cfg = image_config(im);
-	if (!cfg)
-		return -EINVAL;
-	platform = json_pack("{s:O,s:O}", "architecture",
-			     json_object_get(cfg, "architecture"), "os",
-			     json_object_get(cfg, "os"));
-	if (json_object_get(cfg, "variant"))
-		json_object_set(platform, "variant",
-				json_object_get(cfg, "variant"));
+	if (!cfg) {
+		r = -EINVAL;
+		goto out;
+	}
+	platform = json_object_new_object();
+	json_object_object_add(platform, "architecture",
+			       json_object_get(jget(cfg, "architecture")));
+	json_object_object_add(platform, "os",
+			       json_object_get(jget(cfg, "os")));
+	if (jget(cfg, "variant"))
+		json_object_object_add(platform, "variant",
+				       json_object_get(jget(cfg, "variant")));
 	r = blob_put_json(im, cfg, cdigest, &csize);
-	json_decref(cfg);
+	json_object_put(cfg);
 	if (r < 0)
 		goto out;
 
-	layers = json_array();
+	layers = json_object_new_array();
 	for (int i = 0; i < im->nlayers; i++)
-		json_array_append_new(layers,
+		json_object_array_add(layers,
 				      descriptor(im->layers[i].media_type,
 						 im->layers[i].digest,
 						 im->layers[i].size));
-	manifest = json_pack("{s:i,s:s,s:o,s:o}", "schemaVersion", 2,
-			     "mediaType", MT_MANIFEST, "config",
-			     descriptor(MT_CONFIG, cdigest, csize), "layers",
-			     layers);
+	manifest = json_object_new_object();
+	json_object_object_add(manifest, "schemaVersion",
+			       json_object_new_int(2));
+	jset_str(manifest, "mediaType", MT_MANIFEST);
+	json_object_object_add(manifest, "config",
+			       descriptor(MT_CONFIG, cdigest, csize));
+	json_object_object_add(manifest, "layers", layers);
 	r = blob_put_json(im, manifest, mdigest, &msize);
-	json_decref(manifest);
+	json_object_put(manifest);
 	if (r < 0)
 		goto out;
 	r = write_index(im, mdigest, msize, platform);
@@ -779,34 +865,34 @@ static int build(struct image *im)
 		goto out;
 
 	if (im->json) {
-		json_t *ls = json_array(), *o;
-		char *text;
+		json_object *o = json_object_new_object();
+		json_object *ls = json_object_new_array();
 
+		jset_str(o, "manifest", mdigest);
+		jset_str(o, "config", cdigest);
+		if (im->tag)
+			jset_str(o, "tag", im->tag);
 		for (int i = 0; i < im->nlayers; i++) {
 			struct image_layer *l = &im->layers[i];
-			json_array_append_new(
-				ls, json_pack("{s:s,s:s,s:s,s:I,s:s}", "layer",
-					      l->arg, "digest", l->digest,
-					      "diff_id", l->diffid, "size",
-					      (json_int_t)l->size, "mediaType",
-					      l->media_type));
+			json_object *e =
+				descriptor(l->media_type, l->digest, l->size);
+			jset_str(e, "diff_id", l->diffid);
+			jset_str(e, "layer", l->arg);
+			json_object_array_add(ls, e);
 		}
-		o = json_pack("{s:s,s:s,s:o}", "manifest", mdigest, "config",
-			      cdigest, "layers", ls);
-		if (im->tag)
-			json_object_set_new(o, "tag", json_string(im->tag));
-		text = json_dumps(o, JSON_SORT_KEYS | JSON_INDENT(2));
-		json_decref(o);
-		if (text)
-			printf("%s\n", text);
-		free(text);
+		json_object_object_add(o, "layers", ls);
+		printf("%s\n",
+		       json_object_to_json_string_ext(
+			       o, JSON_C_TO_STRING_PRETTY |
+					  JSON_C_TO_STRING_NOSLASHESCAPE));
+		json_object_put(o);
 	} else {
 		printf("%s\n", mdigest);
 	}
 out:
-	json_decref(platform);
-	if (r < 0 && r != -EINVAL)
-		fprintf(stderr, "unionmount-layer: image: %s: %s\n", im->dir,
+	json_object_put(platform);
+	if (r < 0 && r != -EINVAL && r != -ECANCELED)
+		fprintf(stderr, "unionmount-layer image: %s: %s\n", im->dir,
 			strerror(-r));
 	return r;
 }
@@ -848,9 +934,9 @@ static const char image_usage[] =
 static int usage_error(const char *msg, const char *arg)
 {
 	if (arg)
-		fprintf(stderr, "unionmount-layer: image: %s: %s\n", msg, arg);
+		fprintf(stderr, "unionmount-layer image: %s: %s\n", msg, arg);
 	else
-		fprintf(stderr, "unionmount-layer: image: %s\n", msg);
+		fprintf(stderr, "unionmount-layer image: %s\n", msg);
 	return 2;
 }
 
@@ -918,12 +1004,12 @@ int cmd_image(int argc, char **argv)
 		default:
 			if (optopt)
 				fprintf(stderr,
-					"unionmount-layer: image: bad or "
+					"unionmount-layer image: bad or "
 					"incomplete option -%c\n",
 					optopt);
 			else
 				fprintf(stderr,
-					"unionmount-layer: image: bad or "
+					"unionmount-layer image: bad or "
 					"incomplete option %s\n",
 					argv[optind - 1]);
 			return 2;
@@ -936,7 +1022,7 @@ int cmd_image(int argc, char **argv)
 	im.nlayers = argc - optind;
 	im.layers = calloc((size_t)im.nlayers, sizeof(*im.layers));
 	if (!im.layers) {
-		fprintf(stderr, "unionmount-layer: image: out of memory\n");
+		fprintf(stderr, "unionmount-layer image: out of memory\n");
 		return 1;
 	}
 	for (int i = 0; i < im.nlayers; i++)
@@ -948,5 +1034,7 @@ int cmd_image(int argc, char **argv)
 	if (im.dirfd >= 0)
 		close(im.dirfd);
 	free(im.layers);
+	if (r == -EINVAL)
+		return 2;
 	return r < 0 ? 1 : 0;
 }

@@ -1,0 +1,247 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""Layer tools benchmark: unionmount-layer against umoci and tar.
+
+export: a layer with 10 changed files (6 overwritten, 2 new, 2 deleted) on
+top of a root file system of --files files, made through a unionmount
+mount.  unionmount-layer reads only the upper (and looks up the deleted
+names in the lower); `tar -c` of the upper is the floor on the same bytes;
+`umoci repack` of a bundle with the same 10 changes is what image tools
+do today: walk and hash the whole root file system against its mtree.
+
+import: the root file system's layer tarball unpacked by
+`unionmount-layer import`, `tar -x` and `umoci unpack` (which also writes
+its mtree of the whole tree).
+
+Medians of --reps runs, warm caches, wall time including process start.
+Writes bench/results/layer-<date>-<files>.json and prints a Markdown table.
+Needs root (mounts, owners), umoci (Debian package) and a build of
+unionmount and unionmount-layer.  Python 3 standard library only.
+"""
+
+import argparse
+import datetime
+import json
+import os
+import random
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+
+BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
+REPO_DIR = os.path.dirname(BENCH_DIR)
+DATA_VERSION = 1
+MTIME = '1700000000'
+
+
+def sh(argv, **kw):
+    p = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       **kw)
+    if p.returncode != 0:
+        sys.exit('bench/layer.py: %s exited %d: %s' % (
+            ' '.join(argv), p.returncode,
+            p.stderr.decode(errors='replace').strip()[-1000:]))
+    return p.stdout.decode(errors='replace')
+
+
+def timed(argv, prepare=None, reps=3):
+    """Median wall time of argv over reps runs; prepare() before each
+    run is not timed."""
+    times = []
+    for _ in range(reps):
+        if prepare:
+            prepare()
+        t0 = time.perf_counter()
+        sh(argv)
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def rmtree(path):
+    if os.path.lexists(path):
+        subprocess.run(['rm', '-rf', '--one-file-system', path], check=True)
+
+
+def make_rootfs(root, nfiles):
+    """nfiles files of 0-4 KiB in directories of 100, seeded: a root file
+    system's shape (many small files)."""
+    stamp = os.path.join(root, '.complete')
+    if os.path.exists(stamp):
+        return
+    rmtree(root)
+    rng = random.Random(42)
+    for i in range(nfiles):
+        d = os.path.join(root, 'usr', 'd%04d' % (i // 100))
+        if i % 100 == 0:
+            os.makedirs(d)
+        with open(os.path.join(d, 'f%06d' % i), 'wb') as f:
+            f.write(rng.randbytes(rng.randrange(4096)))
+    with open(stamp, 'w') as f:
+        f.write('ok\n')
+
+
+def changed_paths(nfiles):
+    """The 10 changes, as paths under the root file system."""
+    step = max(1, nfiles // 10)
+    over = ['usr/d%04d/f%06d' % (i // 100, i)
+            for i in range(0, 6 * step, step)]
+    gone = ['usr/d%04d/f%06d' % (i // 100, i)
+            for i in range(6 * step + 1, nfiles, step)][:2]
+    new = ['usr/d0000/new1', 'usr/new2']
+    return over, new, gone
+
+
+def apply_changes(root, nfiles, salt=b''):
+    over, new, gone = changed_paths(nfiles)
+    for p in over:
+        with open(os.path.join(root, p), 'r+b') as f:
+            f.write(b'changed ' + salt)
+    for p in new:
+        with open(os.path.join(root, p), 'wb') as f:
+            f.write(b'new file ' + salt + b'\n' * 100)
+    for p in gone:
+        if os.path.lexists(os.path.join(root, p)):
+            os.unlink(os.path.join(root, p))
+
+
+def du_bytes(path):
+    total = 0
+    for dp, dn, fn in os.walk(path):
+        for n in fn:
+            total += os.lstat(os.path.join(dp, n)).st_size
+    return total
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    ap.add_argument('--files', type=int, default=100000,
+                    help='files in the root file system (default 100000)')
+    ap.add_argument('--reps', type=int, default=3)
+    ap.add_argument('--data', default='/var/tmp/unionmount-bench-layer')
+    ap.add_argument('--build', default=os.path.join(REPO_DIR, 'build'),
+                    help='where unionmount and unionmount-layer are')
+    ap.add_argument('--results', default=os.path.join(BENCH_DIR, 'results'))
+    a = ap.parse_args()
+    if os.geteuid() != 0:
+        sys.exit('bench/layer.py: needs root (mounts, owners)')
+    um = os.path.join(a.build, 'unionmount')
+    tool = os.path.join(a.build, 'unionmount-layer')
+    for exe in (um, tool, shutil.which('umoci') or '/usr/bin/umoci'):
+        if not os.access(exe, os.X_OK):
+            sys.exit('bench/layer.py: %s is missing' % exe)
+
+    D = os.path.join(a.data, 'v%d-%d' % (DATA_VERSION, a.files))
+    rootfs = os.path.join(D, 'rootfs')
+    print('# root file system: %d files in %s' % (a.files, rootfs))
+    make_rootfs(rootfs, a.files)
+    scratch = os.path.join(D, 'scratch')
+    rmtree(scratch)
+    os.makedirs(scratch)
+    S = lambda *p: os.path.join(scratch, *p)  # noqa: E731
+
+    # the upper: 10 changes made through a unionmount mount
+    for d in ('upper', 'work', 'mnt'):
+        os.makedirs(S(d))
+    sh([um, '-o', 'lowerdir=%s,upperdir=%s,workdir=%s' % (
+        rootfs, S('upper'), S('work')), S('mnt')])
+    try:
+        apply_changes(S('mnt'), a.files)
+    finally:
+        sh(['fusermount3', '-u', S('mnt')])
+    upper_bytes = du_bytes(S('upper'))
+
+    res = {'files': a.files, 'reps': a.reps, 'upper_bytes': upper_bytes,
+           'rootfs_bytes': du_bytes(rootfs), 'date':
+           datetime.datetime.utcnow().strftime('%Y-%m-%dT%H:%M:%SZ'),
+           'versions': {'umoci': sh(['umoci', '--version']).strip(),
+                        'tar': sh(['tar', '--version']).splitlines()[0]}}
+    t = res['times'] = {}
+
+    print('# export of 10 changed files')
+    t['export'] = timed([tool, 'export', '--lowers', rootfs, '--mtime',
+                         MTIME, '-o', S('layer.tar'), S('upper')],
+                        reps=a.reps)
+    t['export_gzip'] = timed([tool, 'export', '--lowers', rootfs,
+                              '--mtime', MTIME, '--compress', 'gzip', '-o',
+                              S('layer.tar.gz'), S('upper')], reps=a.reps)
+    t['tar_upper'] = timed(['tar', '--xattrs', '-C', S('upper'), '-cf',
+                            S('upper.tar'), '.'], reps=a.reps)
+
+    # umoci: an image of the root file system, unpacked into a bundle
+    print('# base image and umoci bundle')
+    t0 = time.perf_counter()
+    sh([tool, 'image', '-o', S('oci'), '--tag', 'base', '--mtime', MTIME,
+        rootfs])
+    t['image_rootfs'] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    sh([tool, 'export', '--mtime', MTIME, '-o', S('rootfs.tar'), rootfs])
+    t['export_rootfs'] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    sh(['tar', '--xattrs', '-C', rootfs, '-cf', S('rootfs-gnu.tar'), '.'])
+    t['tar_rootfs'] = time.perf_counter() - t0
+    res['rootfs_tar_bytes'] = os.path.getsize(S('rootfs.tar'))
+
+    # repack: each run sees the same 10 changes against the unpacked
+    # mtree (no --refresh-bundle), like a build step's commit
+    sh(['umoci', 'unpack', '--image', S('oci') + ':base', S('bundle')])
+    apply_changes(S('bundle', 'rootfs'), a.files)
+    print('# umoci repack')
+    t['umoci_repack'] = timed(['umoci', 'repack', '--image',
+                               S('oci') + ':base', S('bundle')],
+                              reps=a.reps)
+
+    print('# import of the root file system layer')
+    t['import'] = timed([tool, 'import', S('rootfs.tar'), S('imp')],
+                        prepare=lambda: rmtree(S('imp')), reps=a.reps)
+
+    def fresh_dir():
+        rmtree(S('untar'))
+        os.makedirs(S('untar'))
+    t['tar_x'] = timed(['tar', '--xattrs', '--xattrs-include=*',
+                        '--same-owner', '-C', S('untar'), '-xf',
+                        S('rootfs.tar')], prepare=fresh_dir, reps=a.reps)
+    t['umoci_unpack'] = timed(['umoci', 'unpack', '--image',
+                               S('oci') + ':base', S('bundle2')],
+                              prepare=lambda: rmtree(S('bundle2')),
+                              reps=a.reps)
+    rmtree(scratch)
+
+    r = res['ratios'] = {
+        'umoci_repack/export_gzip': t['umoci_repack'] / t['export_gzip'],
+        'export/tar_upper': t['export'] / t['tar_upper'],
+        'export_rootfs/tar_rootfs': t['export_rootfs'] / t['tar_rootfs'],
+        'import/tar_x': t['import'] / t['tar_x'],
+        'umoci_unpack/import': t['umoci_unpack'] / t['import'],
+    }
+    mb = res['rootfs_tar_bytes'] / 1e6
+    print()
+    print('%d files (%.0f MB), upper %d bytes, median of %d' % (
+        a.files, res['rootfs_bytes'] / 1e6, upper_bytes, a.reps))
+    print()
+    print('| what | unionmount-layer | tar | umoci |')
+    print('|---|---:|---:|---:|')
+    print('| export 10 changed files (s) | %.3f (gzip %.3f) | %.3f | %.3f '
+          '(repack, gzip) |' % (t['export'], t['export_gzip'],
+                                t['tar_upper'], t['umoci_repack']))
+    print('| export the whole root file system (s) | %.2f | %.2f | |' % (
+        t['export_rootfs'], t['tar_rootfs']))
+    print('| import the root file system layer (s) | %.2f (%.0f MB/s, '
+          '%.0f files/s) | %.2f (%.0f MB/s) | %.2f (unpack, %.0f MB/s) |' % (
+              t['import'], mb / t['import'], a.files / t['import'],
+              t['tar_x'], mb / t['tar_x'], t['umoci_unpack'],
+              mb / t['umoci_unpack']))
+    print()
+    for k, v in r.items():
+        print('%s = %.2f' % (k, v))
+    os.makedirs(a.results, exist_ok=True)
+    out = os.path.join(a.results, 'layer-%s-%d.json' % (
+        datetime.datetime.utcnow().strftime('%Y%m%d-%H%M%S'), a.files))
+    with open(out, 'w') as f:
+        json.dump(res, f, indent=2, sort_keys=True)
+    print('# results in %s' % out)
+
+
+if __name__ == '__main__':
+    main()
