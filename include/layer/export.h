@@ -20,21 +20,21 @@ enum layer_compress {
 };
 
 struct layer_export_opts {
-	const char *upper;		/* the layer directory to export */
-	const char *const *lowers;	/* the layers below it, topmost first */
-	int nlowers;			/* 0: upper is a whole root file system,
-					 * or a layer with no hidden lowers */
+	const char *upper;	   /* the layer directory to export */
+	const char *const *lowers; /* the layers below it, topmost first */
+	int nlowers;		   /* 0: upper is a whole root file system,
+				    * or a layer with no hidden lowers */
 	enum layer_compress compress;
-	long long mtime;		/* times later than this are clamped to
-					 * it; -1: keep every time */
-	bool progress;			/* counts on stderr (only if a tty) */
+	long long mtime; /* times later than this are clamped to
+			  * it; -1: keep every time */
+	bool progress;	 /* counts on stderr (only if a tty) */
 };
 
 /* "sha256:" and 64 hex digits, NUL-terminated. */
 #define LAYER_DIGEST_LEN 72
 
 struct layer_digests {
-	char diff_id[LAYER_DIGEST_LEN];	/* of the uncompressed tar */
+	char diff_id[LAYER_DIGEST_LEN]; /* of the uncompressed tar */
 	char blob[LAYER_DIGEST_LEN];	/* of the bytes written to outfd (the
 					 * same as diff_id when uncompressed) */
 	uint64_t size;			/* bytes written to outfd */
