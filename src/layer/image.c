@@ -38,7 +38,7 @@
 #include <openssl/evp.h>
 
 #include "layer/export.h"
-#include "layer/image.h"
+#include "layer/cmd.h"
 #include "util.h"
 
 #define MT_LAYER "application/vnd.oci.image.layer.v1.tar"
@@ -927,18 +927,20 @@ static bool ref_name_ok(const char *s)
 	return true;
 }
 
-static const char image_usage[] =
-	"usage: unionmount-layer image -o DIR [--tag NAME] [--config FILE]"
-	" [--compress none|gzip|zstd] [--mtime SECONDS] [--json] LAYER...";
-
-static int usage_error(const char *msg, const char *arg)
-{
-	if (arg)
-		fprintf(stderr, "unionmount-layer image: %s: %s\n", msg, arg);
-	else
-		fprintf(stderr, "unionmount-layer image: %s\n", msg);
-	return 2;
-}
+static const char image_help[] =
+	"Write an OCI image layout in DIR from layers, bottom layer first.\n"
+	"A LAYER is a layer tarball (plain, gzip or zstd) or a layer\n"
+	"directory, exported with the directories before it as its lowers.\n"
+	"\n"
+	"  -o DIR            the layout (created, or an existing one to add "
+	"to)\n"
+	"  --tag NAME        the org.opencontainers.image.ref.name of the "
+	"image\n"
+	"  --config FILE     an OCI image config to start from\n"
+	"  --compress C      none (default), gzip or zstd, for directories\n"
+	"  --mtime SECONDS   clamp times (default SOURCE_DATE_EPOCH); the\n"
+	"                    config's created time (default the epoch)\n"
+	"  --json            describe the result as JSON on stdout\n";
 
 int cmd_image(int argc, char **argv)
 {
@@ -957,8 +959,9 @@ int cmd_image(int argc, char **argv)
 	int c, r;
 
 	if (sde == -2)
-		return usage_error(
-			"SOURCE_DATE_EPOCH is not a number of seconds", NULL);
+		layer_usage_error(
+			"image",
+			"SOURCE_DATE_EPOCH is not a number of seconds");
 	if (sde >= 0) {
 		im.created = sde;
 		im.have_mtime = true;
@@ -972,7 +975,8 @@ int cmd_image(int argc, char **argv)
 			break;
 		case 't':
 			if (!ref_name_ok(optarg))
-				return usage_error("not a valid tag", optarg);
+				layer_usage_error(
+					"image", "not a valid tag: %s", optarg);
 			im.tag = optarg;
 			break;
 		case 'c':
@@ -980,18 +984,20 @@ int cmd_image(int argc, char **argv)
 			break;
 		case 'z':
 			if (layer_compress_parse(optarg, &im.compress) < 0)
-				return usage_error(
-					"--compress takes none, gzip or zstd",
-					optarg);
+				layer_usage_error("image",
+						  "--compress takes none, gzip "
+						  "or zstd: %s",
+						  optarg);
 			break;
 		case 'm': {
 			char *end;
 			errno = 0;
 			im.created = strtoll(optarg, &end, 10);
 			if (errno || end == optarg || *end || im.created < 0)
-				return usage_error(
-					"--mtime takes seconds since the epoch",
-					optarg);
+				layer_usage_error("image",
+						  "--mtime takes seconds since "
+						  "the epoch: %s",
+						  optarg);
 			im.have_mtime = true;
 			break;
 		}
@@ -999,31 +1005,21 @@ int cmd_image(int argc, char **argv)
 			im.json = true;
 			break;
 		case 'h':
-			printf("%s\n", image_usage);
+			layer_help("image", image_help);
 			return 0;
 		default:
-			if (optopt)
-				fprintf(stderr,
-					"unionmount-layer image: bad or "
-					"incomplete option -%c\n",
-					optopt);
-			else
-				fprintf(stderr,
-					"unionmount-layer image: bad or "
-					"incomplete option %s\n",
-					argv[optind - 1]);
-			return 2;
+			layer_usage_error("image", "bad option \"%s\"",
+					  argv[optind - 1]);
 		}
 	}
 	if (!im.dir)
-		return usage_error("-o DIR is required", NULL);
+		layer_usage_error("image", "-o DIR is required");
 	if (optind >= argc)
-		return usage_error("no LAYER given", NULL);
+		layer_usage_error("image", "no LAYER given");
 	im.nlayers = argc - optind;
 	im.layers = calloc((size_t)im.nlayers, sizeof(*im.layers));
 	if (!im.layers) {
-		fprintf(stderr, "unionmount-layer image: out of memory\n");
-		return 1;
+		return layer_error("image", "out of memory");
 	}
 	for (int i = 0; i < im.nlayers; i++)
 		im.layers[i].arg = argv[optind + i];
@@ -1035,6 +1031,6 @@ int cmd_image(int argc, char **argv)
 		close(im.dirfd);
 	free(im.layers);
 	if (r == -EINVAL)
-		return 2;
-	return r < 0 ? 1 : 0;
+		return LAYER_EXIT_USAGE;
+	return r < 0 ? LAYER_EXIT_FAIL : 0;
 }
