@@ -40,6 +40,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import traceback
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))), 'integration'))
@@ -47,7 +48,7 @@ import umtest  # noqa: E402
 from umtest import Fail, eq, join, mkdir, mkfile  # noqa: E402
 
 LAYERTOOL = os.environ.get('UNIONMOUNT_LAYER') or os.path.join(
-    umtest.REPO, 'build', 'unionmount-layer')
+    umtest.REPO, 'build', 'src', 'layer', 'unionmount-layer')
 PACKAGES = ['podman', 'runc', 'skopeo', 'umoci', 'docker-registry',
             'busybox-static']
 MTIME = 1700000000  # --mtime of every export: byte-identical layers
@@ -83,6 +84,8 @@ def has_command(name):
 # the image's: left out of the listings.
 PODMAN_OWN = ('proc', 'sys', 'dev', 'run', 'etc/hosts', 'etc/hostname',
               'etc/resolv.conf', 'etc/mtab')
+
+SKIP = ('proc', 'sys', 'dev', 'run')
 
 # One line per object, made by the image's own busybox, so the same script
 # runs inside `podman run` and in a chroot of the union: path, mode,
@@ -126,13 +129,17 @@ def norm_listing(text):
     return '\n'.join(out)
 
 
-def tree(root, skip=(), root_dir=True):
+def tree(root, skip=(), root_dir=True, nlink='stat'):
     """{relpath: metadata} of a tree, for exact comparison: type, mode,
     owner, size, sha256, symlink target, device, xattrs (without the
     overlay's own), links of regular files and which name each shares an
     inode with.  Directory link counts are left out: merged directories
     report 1 in unionmount, as in kernel overlayfs.  root_dir=False leaves
-    out the root directory itself (containers-storage makes it 0555)."""
+    out the root directory itself (containers-storage makes it 0555).
+    nlink='names' counts the names of each inode in the tree instead of
+    st_nlink: a union (and podman's overlay) shows the link count of the
+    lower file even when an upper layer whited out one of its names,
+    while a flat extraction (umoci) shows the names left."""
     snap = umtest.snapshot(root)
     first = {}
     out = {}
@@ -159,7 +166,18 @@ def tree(root, skip=(), root_dir=True):
         elif stat.S_ISCHR(i['type']) or stat.S_ISBLK(i['type']):
             t['rdev'] = i['rdev']
         out[rel] = t
+    if nlink == 'names':
+        out = tree_nlink_names(out)
     return out
+
+
+def tree_nlink_names(t):
+    names = {}
+    for v in t.values():
+        if 'same_as' in v:
+            names[v['same_as']] = names.get(v['same_as'], 0) + 1
+    return {k: dict(v, nlink=names[v['same_as']]) if 'same_as' in v else v
+            for k, v in t.items()}
 
 
 def same_tree(got, want, what):
@@ -195,6 +213,7 @@ def make_base(d):
     mkfile(join(D, 'gone/t'), b't\n', mode=0o600)
     mkfile(join(D, 'mv/a'), b'a\n')
     mkfile(join(D, 'mv/sub/b'), b'b\n', uid=7, gid=8)
+    mkfile(join(D, 'mv/sub/deeper/d'), b'd\n')
     umtest.setx(join(D, 'mv/sub'), 'user.dir', b'on a renamed dir')
     mkfile(join(D, 'h'), b'linked\n')
     os.link(join(D, 'h'), join(D, 'h2'))
@@ -221,7 +240,6 @@ def step1(m):
     shutil.rmtree(join(D, 'gone'))
     mkdir(join(D, 'gone'), 0o750)
     mkfile(join(D, 'gone/n'), b'again\n')
-    os.rename(join(D, 'mv'), join(D, 'moved'))
     os.link(join(D, 'new'), join(D, 'new2'))
     os.link(join(D, 'keep/f'), join(D, 'keep/f_link'))
     os.chmod(join(D, 'keep/f'), 0o600)
@@ -233,10 +251,10 @@ def step1(m):
 
 def step2(m):
     D = join(m, 'data')
-    shutil.rmtree(join(D, 'moved/sub'))
-    with open(join(D, 'moved/a'), 'ab') as f:
+    shutil.rmtree(join(D, 'mv/sub/deeper'))
+    with open(join(D, 'mv/a'), 'ab') as f:
         f.write(b'appended\n')
-    os.rename(join(D, 'keep'), join(D, 'kept'))
+    mkfile(join(D, 'mv/from2'), b'step 2\n')
     os.unlink(join(D, 'sl'))
     os.symlink('/bin/busybox', join(D, 'sl2'))
     with open(join(D, 'big'), 'r+b') as f:
@@ -259,9 +277,13 @@ def step3(m):
     mkfile(join(D, 'hl/y'), b'y now\n')
     shutil.rmtree(join(D, 'deep/a'))
     mkfile(join(D, 'deep/a'), b'a file where a dir was\n')
-    os.rename(join(D, 'moved'), join(D, 'moved_again'))
-    mkfile(join(D, 'moved_again/c'), b'c\n')
+    # renamed directories: their lower content comes along (a redirect
+    # in the upper, expanded by export)
+    os.rename(join(D, 'mv'), join(D, 'moved'))
+    mkfile(join(D, 'moved/c'), b'c\n')
+    os.rename(join(D, 'keep'), join(D, 'kept'))
     umtest.setx(join(D, 'kept'), 'user.kept', b'yes')
+    os.rename(join(D, 'moved/sub'), join(D, 'subout'))
 
 
 def mount_union(lowers, upper=None, work=None):
@@ -395,7 +417,7 @@ def build_layers():
         try:
             fn(u.mnt)
             if k == 3:
-                want_tree = tree(u.mnt, skip=('proc', 'sys', 'dev', 'run'))
+                want_tree = tree(u.mnt, skip=SKIP)
                 want_list = chroot_listing(u.mnt)
             u.umount()
             u.check_lowers()
@@ -410,17 +432,33 @@ def build_layers():
         layers.append(new)
     ok('steps_committed' if commit else 'steps_uppers (no commit command)')
 
-    # the committed stack, mounted read-only, is still what the step saw
+    # the committed stack, mounted read-only, is still what the step saw:
+    # by kernel overlayfs (the reference for the on-disk format) and by
+    # unionmount (which must follow the redirects in lower layers)
+    km = mkdir(join(T, 'kmnt'))
+    run(['mount', '-t', 'overlay', 'overlay', '-o',
+         'redirect_dir=follow,lowerdir=' + ':'.join(
+             umtest.esc(p) for p in layers[::-1]), km], 'kernel overlay')
+    try:
+        same_tree(tree(km, skip=SKIP), want_tree,
+                  'the committed stack under kernel overlayfs')
+    finally:
+        run(['umount', km], 'umount kernel overlay')
+    ok('committed_stack_kernel_overlayfs')
+    return layers, want_tree, want_list
+
+
+def check_committed_union(layers, want_tree, want_list):
     u = mount_union(layers[::-1])
     try:
-        same_tree(tree(u.mnt, skip=('proc', 'sys', 'dev', 'run')),
-                  want_tree, 'the committed stack')
-        eq_text(chroot_listing(u.mnt), want_list, 'listing of committed stack')
+        same_tree(tree(u.mnt, skip=SKIP), want_tree,
+                  'the committed stack under unionmount')
+        eq_text(chroot_listing(u.mnt), want_list,
+                'listing of the committed stack')
         u.umount()
     finally:
         u.cleanup()
-    ok('committed_stack_mounts_the_same')
-    return layers, want_tree, want_list
+    ok('committed_stack_unionmount')
 
 
 def check_image_determinism(layers):
@@ -476,7 +514,7 @@ def check_registry_podman(oci, want_tree, want_list):
     ok('podman_run_listing')
     mp = podman('image', 'mount', ref, what='podman image mount').strip()
     try:
-        same_tree(tree(mp, skip=('proc', 'sys', 'dev', 'run'),
+        same_tree(tree(mp, skip=SKIP,
                        root_dir=False), want_tree, 'the pulled image')
     finally:
         podman('image', 'unmount', ref, what='podman image unmount')
@@ -487,9 +525,8 @@ def check_umoci(oci, want_tree):
     bundle = join(T, 'bundle')
     run(['umoci', 'unpack', '--image', '%s:e2e' % oci, bundle],
         'umoci unpack')
-    same_tree(tree(join(bundle, 'rootfs'),
-                   skip=('proc', 'sys', 'dev', 'run')), want_tree,
-              'umoci unpack')
+    same_tree(tree(join(bundle, 'rootfs'), skip=SKIP, nlink='names'),
+              tree_nlink_names(want_tree), 'umoci unpack')
     ok('umoci_unpack')
 
 
@@ -522,7 +559,7 @@ def check_podman_save_import(base):
                                     LIST, what='podman run'))
     mp = podman('image', 'mount', 'localhost/e2esaved:1').strip()
     try:
-        want_tree = tree(mp, skip=('proc', 'sys', 'dev', 'run'),
+        want_tree = tree(mp, skip=SKIP,
                          root_dir=False)
     finally:
         podman('image', 'unmount', 'localhost/e2esaved:1')
@@ -546,7 +583,7 @@ def check_podman_save_import(base):
     ok('import_saved_layers')
     u = mount_union(dirs[::-1])
     try:
-        same_tree(tree(u.mnt, skip=('proc', 'sys', 'dev', 'run')), want_tree,
+        same_tree(tree(u.mnt, skip=SKIP), want_tree,
                   'imported layers mounted')
         eq_text(chroot_listing(u.mnt), want_list,
                 'listing of the imported layers vs podman run')
@@ -594,7 +631,11 @@ def main():
             umtest.enter_private_mount_namespace()
             setup_podman()
             rc = cases()
+        except BaseException:
+            print('FAIL setup: unexpected exception')
+            traceback.print_exc(file=sys.stdout)
         finally:
+            sys.stdout.flush()
             os._exit(rc)
     _, status = os.waitpid(pid, 0)
     failed = os.waitstatus_to_exitcode(status)
@@ -613,6 +654,8 @@ def cases():
         layers, want_tree, want_list = build_layers()
         oci = check_image_determinism(layers)
         for name, fn, args in (
+                ('committed_stack_unionmount', check_committed_union,
+                 (layers, want_tree, want_list)),
                 ('registry', check_registry_podman,
                  (oci, want_tree, want_list)),
                 ('umoci', check_umoci, (oci, want_tree)),
@@ -620,11 +663,15 @@ def cases():
                  (layers[0],))):
             try:
                 fn(*args)
-            except Fail as e:
+            except Exception as e:
                 print('FAIL %s: %s' % (name, e))
+                if not isinstance(e, Fail):
+                    traceback.print_exc(file=sys.stdout)
                 failed += 1
-    except Fail as e:
+    except Exception as e:
         print('FAIL layers: %s' % e)
+        if not isinstance(e, Fail):
+            traceback.print_exc(file=sys.stdout)
         failed += 1
     finally:
         try:
