@@ -2,9 +2,9 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 """Layer tools benchmark: unionmount-layer against umoci and tar.
 
-export: a layer with 10 changed files (6 overwritten, 2 new, 2 deleted) on
-top of a root file system of --files files, made through a unionmount
-mount.  unionmount-layer reads only the upper (and looks up the deleted
+export: a layer with 10 changed files (6 rewritten and 2 new, 1 MiB
+each, 2 deleted) on top of a root file system of --files files, made
+through a unionmount mount.  unionmount-layer reads only the upper (and looks up the deleted
 names in the lower); `tar -c` of the upper is the floor on the same bytes;
 `umoci repack` of a bundle with the same 10 changes is what image tools
 do today: walk and hash the whole root file system against its mtree.
@@ -48,14 +48,19 @@ def sh(argv, **kw):
 
 def timed(argv, prepare=None, reps=3):
     """Median wall time of argv over reps runs; prepare() before each
-    run is not timed."""
+    run is not timed.  None (and a note) if the command fails."""
     times = []
     for _ in range(reps):
         if prepare:
             prepare()
         t0 = time.perf_counter()
-        sh(argv)
+        p = subprocess.run(argv, stdout=subprocess.DEVNULL,
+                           stderr=subprocess.PIPE)
         times.append(time.perf_counter() - t0)
+        if p.returncode != 0:
+            print('# %s failed: %s' % (' '.join(argv[:2]), p.stderr.decode(
+                errors='replace').strip()[-300:]))
+            return None
     return statistics.median(times)
 
 
@@ -93,14 +98,17 @@ def changed_paths(nfiles):
     return over, new, gone
 
 
-def apply_changes(root, nfiles, salt=b''):
+CHANGE_BYTES = 1 << 20
+
+
+def apply_changes(root, nfiles):
+    """6 files rewritten and 2 made, 1 MiB each (what a package install
+    in a build step leaves), 2 deleted."""
     over, new, gone = changed_paths(nfiles)
-    for p in over:
-        with open(os.path.join(root, p), 'r+b') as f:
-            f.write(b'changed ' + salt)
-    for p in new:
+    rng = random.Random(7)
+    for p in over + new:
         with open(os.path.join(root, p), 'wb') as f:
-            f.write(b'new file ' + salt + b'\n' * 100)
+            f.write(rng.randbytes(CHANGE_BYTES))
     for p in gone:
         if os.path.lexists(os.path.join(root, p)):
             os.unlink(os.path.join(root, p))
@@ -127,7 +135,7 @@ def main():
     if os.geteuid() != 0:
         sys.exit('bench/layer.py: needs root (mounts, owners)')
     um = os.path.join(a.build, 'unionmount')
-    tool = os.path.join(a.build, 'unionmount-layer')
+    tool = os.path.join(a.build, 'src', 'layer', 'unionmount-layer')
     for exe in (um, tool, shutil.which('umoci') or '/usr/bin/umoci'):
         if not os.access(exe, os.X_OK):
             sys.exit('bench/layer.py: %s is missing' % exe)
@@ -159,6 +167,10 @@ def main():
                         'tar': sh(['tar', '--version']).splitlines()[0]}}
     t = res['times'] = {}
 
+    # what starting the program costs (libarchive brings libxml2 and ICU)
+    t['start'] = timed([tool, '--version'], reps=max(a.reps, 10))
+    t['tar_start'] = timed(['tar', '--version'], reps=max(a.reps, 10))
+
     print('# export of 10 changed files')
     t['export'] = timed([tool, 'export', '--lowers', rootfs, '--mtime',
                          MTIME, '-o', S('layer.tar'), S('upper')],
@@ -175,12 +187,10 @@ def main():
     sh([tool, 'image', '-o', S('oci'), '--tag', 'base', '--mtime', MTIME,
         rootfs])
     t['image_rootfs'] = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    sh([tool, 'export', '--mtime', MTIME, '-o', S('rootfs.tar'), rootfs])
-    t['export_rootfs'] = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    sh(['tar', '--xattrs', '-C', rootfs, '-cf', S('rootfs-gnu.tar'), '.'])
-    t['tar_rootfs'] = time.perf_counter() - t0
+    t['export_rootfs'] = timed([tool, 'export', '--mtime', MTIME, '-o',
+                                S('rootfs.tar'), rootfs], reps=a.reps)
+    t['tar_rootfs'] = timed(['tar', '--xattrs', '-C', rootfs, '-cf',
+                             S('rootfs-gnu.tar'), '.'], reps=a.reps)
     res['rootfs_tar_bytes'] = os.path.getsize(S('rootfs.tar'))
 
     # repack: each run sees the same 10 changes against the unpacked
@@ -208,33 +218,43 @@ def main():
                               reps=a.reps)
     rmtree(scratch)
 
+    def ratio(a, b):
+        return t[a] / t[b] if t.get(a) and t.get(b) else None
     r = res['ratios'] = {
-        'umoci_repack/export_gzip': t['umoci_repack'] / t['export_gzip'],
-        'export/tar_upper': t['export'] / t['tar_upper'],
-        'export_rootfs/tar_rootfs': t['export_rootfs'] / t['tar_rootfs'],
-        'import/tar_x': t['import'] / t['tar_x'],
-        'umoci_unpack/import': t['umoci_unpack'] / t['import'],
+        'umoci_repack/export_gzip': ratio('umoci_repack', 'export_gzip'),
+        'export/tar_upper': ratio('export', 'tar_upper'),
+        'export_rootfs/tar_rootfs': ratio('export_rootfs', 'tar_rootfs'),
+        'import/tar_x': ratio('import', 'tar_x'),
+        'umoci_unpack/import': ratio('umoci_unpack', 'import'),
     }
     mb = res['rootfs_tar_bytes'] / 1e6
     print()
     print('%d files (%.0f MB), upper %d bytes, median of %d' % (
         a.files, res['rootfs_bytes'] / 1e6, upper_bytes, a.reps))
     print()
+    def sec(k, prec=3):
+        return 'error' if t.get(k) is None else '%.*f' % (prec, t[k])
+
+    def rate(k):
+        if t.get(k) is None:
+            return ''
+        return ' (%.0f MB/s, %.0f files/s)' % (mb / t[k], a.files / t[k])
     print('| what | unionmount-layer | tar | umoci |')
     print('|---|---:|---:|---:|')
-    print('| export 10 changed files (s) | %.3f (gzip %.3f) | %.3f | %.3f '
-          '(repack, gzip) |' % (t['export'], t['export_gzip'],
-                                t['tar_upper'], t['umoci_repack']))
-    print('| export the whole root file system (s) | %.2f | %.2f | |' % (
-        t['export_rootfs'], t['tar_rootfs']))
-    print('| import the root file system layer (s) | %.2f (%.0f MB/s, '
-          '%.0f files/s) | %.2f (%.0f MB/s) | %.2f (unpack, %.0f MB/s) |' % (
-              t['import'], mb / t['import'], a.files / t['import'],
-              t['tar_x'], mb / t['tar_x'], t['umoci_unpack'],
-              mb / t['umoci_unpack']))
+    print('| export 10 changed files (s) | %s (gzip %s) | %s | %s '
+          '(repack, gzip) |' % (sec('export'), sec('export_gzip'),
+                                sec('tar_upper'), sec('umoci_repack')))
+    print('| start the program (--version, s) | %s | %s | |' % (
+        sec('start'), sec('tar_start')))
+    print('| export the whole root file system (s) | %s | %s | |' % (
+        sec('export_rootfs', 2), sec('tar_rootfs', 2)))
+    print('| import the root file system layer (s) | %s%s | %s%s | '
+          '%s%s (unpack) |' % (
+              sec('import', 2), rate('import'), sec('tar_x', 2),
+              rate('tar_x'), sec('umoci_unpack', 2), rate('umoci_unpack')))
     print()
     for k, v in r.items():
-        print('%s = %.2f' % (k, v))
+        print('%s = %s' % (k, 'n/a' if v is None else '%.2f' % v))
     os.makedirs(a.results, exist_ok=True)
     out = os.path.join(a.results, 'layer-%s-%d.json' % (
         datetime.datetime.utcnow().strftime('%Y%m%d-%H%M%S'), a.files))
