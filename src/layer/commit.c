@@ -1,7 +1,337 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * commit: `docker commit` for any union.  After unmount, the upper becomes
+ * a read-only layer NEWLAYER and UPPER is left empty, so that
+ * `unionmount NEWLAYER:L1:L2 UPPER M` continues where the container left
+ * off.
+ *
+ * The upper is renamed, not copied: O(1), and every marker stays in the
+ * kernel's format (char 0:0 whiteouts, overlay.opaque, redirects), so
+ * kernel overlayfs and unionmount both mount the new layer.  Metacopy
+ * files get their data first: a layer must not depend on metacopy=on,
+ * nor keep a data redirect that a remount could resolve elsewhere.  The
+ * work directory's leftovers (temporary copies, an index of the old
+ * upper's inodes) are removed: they describe the upper that is gone.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include "layer/cmd.h"
+#include "layer/walk.h"
+#include "markers.h"
+#include "util.h"
+
+static int fail(const char *rel, const char *what, int err)
+{
+	fprintf(stderr, "unionmount-layer commit: /%s: %s: %s\n", rel, what,
+		strerror(-err));
+	return err;
+}
+
+/* Write the lower data into the metacopy file and drop its markers. */
+static int fill_metacopy(struct lw_obj *o, const char *rel)
+{
+	struct timespec ts[2] = {o->st.st_atim, o->st.st_mtim};
+	_cleanup_close_ int out = -1;
+	int r;
+
+	if (o->datafd < 0)
+		return fail(rel, "metacopy file without data in --lowers",
+			    -ENOENT);
+	out = openat(o->dirfd, o->rname, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (out < 0)
+		return fail(rel, "open", -errno);
+	if (lseek(o->datafd, 0, SEEK_SET) < 0)
+		return fail(rel, "seek", -errno);
+	for (;;) {
+		ssize_t n =
+			copy_file_range(o->datafd, NULL, out, NULL, 1 << 30, 0);
+
+		if (n == 0)
+			break;
+		if (n < 0 && errno != EINTR)
+			return fail(rel, "copy", -errno);
+	}
+	if (fsync(out) < 0)
+		return fail(rel, "fsync", -errno);
+	/* Data first, then the markers: a crash leaves a valid metacopy. */
+	for (int ns = 0; ns < UM_NS_COUNT; ns++) {
+		for (int m = 0; m < 2; m++) {
+			const char *xn = um_marker_name(
+				m ? UM_MARK_REDIRECT : UM_MARK_METACOPY, ns);
+
+			r = um_removexattr_at(o->dirfd, o->rname, xn);
+			if (r < 0 && r != -ENODATA)
+				return fail(rel, xn, r);
+		}
+	}
+	if (utimensat(o->dirfd, o->rname, ts, AT_SYMLINK_NOFOLLOW) < 0)
+		return fail(rel, "utimensat", -errno);
+	return 0;
+}
+
+static int fill_dir(const struct layer_stack *s, struct lw_dir *d,
+		    const char *rel)
+{
+	char **names;
+	size_t n;
+	int r = lw_readdir(d->part[0].fd, &names, &n);
+
+	if (r < 0)
+		return fail(rel, "readdir", r);
+	for (size_t i = 0; i < n && r == 0; i++) {
+		_cleanup_free_ char *child = lw_path_join(rel, names[i]);
+		struct lw_obj o;
+		struct stat st;
+
+		if (!child) {
+			r = -ENOMEM;
+			break;
+		}
+		if (fstatat(d->part[0].fd, names[i], &st, AT_SYMLINK_NOFOLLOW) <
+		    0) {
+			r = fail(child, "stat", -errno);
+			break;
+		}
+		if (lw_classify(&d->part[0], names[i], &st) != LW_OBJECT ||
+		    !(S_ISDIR(st.st_mode) || S_ISREG(st.st_mode)))
+			continue;
+		lw_obj_init(&o);
+		r = lw_lookup(s, d, 0, names[i], &o);
+		if (r < 0)
+			r = fail(child, "lookup", r);
+		else if (o.layer == 0 && S_ISDIR(o.st.st_mode))
+			r = fill_dir(s, &o.dir, child);
+		else if (o.layer == 0 && o.metacopy)
+			r = fill_metacopy(&o, child);
+		lw_obj_release(&o);
+	}
+	lw_free_names(names);
+	return r;
+}
+
+/* The whole of a small /proc file, NUL-terminated; NULL if unreadable. */
+static char *read_small(const char *path, size_t *len)
+{
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+	size_t cap = 4096;
+	char *buf;
+
+	*len = 0;
+	if (fd < 0 || !(buf = malloc(cap + 1)))
+		return NULL;
+	for (;;) {
+		ssize_t n = read(fd, buf + *len, cap - *len);
+
+		if (n <= 0)
+			break;
+		*len += (size_t)n;
+		if (*len == cap) {
+			char *nb = realloc(buf, cap * 2 + 1);
+
+			if (!nb)
+				break;
+			buf = nb;
+			cap *= 2;
+		}
+	}
+	buf[*len] = '\0';
+	return buf;
+}
+
+/*
+ * Is a kernel overlay or a unionmount daemon using path as its upper?
+ * Kernel mounts say so in mountinfo; a daemon names it on its command
+ * line (as an argument or in upperdir=).
+ */
+static bool in_use(const char *path)
+{
+	_cleanup_free_ char *info = NULL, *needle = NULL;
+	struct dirent *de;
+	bool used = false;
+	size_t len;
+	DIR *proc;
+
+	size_t tlen = strlen(path) + 2;
+	_cleanup_free_ char *target = malloc(tlen);
+
+	if (!target || asprintf(&needle, "upperdir=%s", path) < 0)
+		return false;
+	info = read_small("/proc/self/mountinfo", &len);
+	for (char *p = info; p && (p = strstr(p, needle)); p++)
+		if (strchr(",\n ", p[strlen(needle)]))
+			return true;
+	/* A daemon holds its upper open (its command line may name it by
+	 * a relative path). */
+	proc = opendir("/proc");
+	while (proc && !used && (de = readdir(proc))) {
+		_cleanup_free_ char *name = NULL, *comm = NULL;
+		DIR *fds;
+		struct dirent *fe;
+
+		if (de->d_name[0] < '0' || de->d_name[0] > '9')
+			continue;
+		if (asprintf(&name, "/proc/%s/comm", de->d_name) < 0)
+			break;
+		comm = read_small(name, &len);
+		if (!comm || strcmp(comm, "unionmount\n"))
+			continue;
+		free(name);
+		if (asprintf(&name, "/proc/%s/fd", de->d_name) < 0)
+			break;
+		fds = opendir(name);
+		while (fds && !used && (fe = readdir(fds))) {
+			ssize_t n = readlinkat(dirfd(fds), fe->d_name, target,
+					       tlen);
+
+			if (n > 0 && (size_t)n < tlen) {
+				target[n] = '\0';
+				used = !strcmp(target, path);
+			}
+		}
+		if (fds)
+			closedir(fds);
+	}
+	if (proc)
+		closedir(proc);
+	return used;
+}
+
+/* Empty dir (the work directory) but keep it. */
+static int clear_dir(const char *dir)
+{
+	_cleanup_close_ int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	char **names;
+	size_t n;
+	int r;
+
+	if (fd < 0)
+		return errno == ENOENT ? 0 : -errno;
+	r = lw_readdir(fd, &names, &n);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < n && r == 0; i++)
+		r = um_rmtree_at(fd, names[i]);
+	lw_free_names(names);
+	return r;
+}
+
+static const char commit_help[] =
+	"Turn UPPER (not mounted) into the read-only layer NEWLAYER (which\n"
+	"must not exist, on the same file system) and leave UPPER empty, so\n"
+	"that `unionmount NEWLAYER:L1:L2 UPPER M` continues the union.\n"
+	"Metacopy files get their data from the lowers; the work directory's\n"
+	"leftovers are removed.\n\n"
+	"  --lowers L1:L2:...  the layers below UPPER, topmost first\n"
+	"  --workdir WORK      the work directory (default: kernel-style\n"
+	"                      none, unionmount's .UPPER.unionmount-work)\n";
 
 int cmd_commit(int argc, char **argv)
 {
-	return layer_error("commit", "not yet implemented");
+	static const struct option opts[] = {
+		{"lowers", required_argument, NULL, 'L'},
+		{"workdir", required_argument, NULL, 'w'},
+		{"help", no_argument, NULL, 'h'},
+		{0}};
+	_cleanup_free_ char *upper = NULL, *work = NULL, *ucopy = NULL;
+	const char *newlayer, *workarg = NULL;
+	char **lowers = NULL;
+	struct layer_stack s;
+	struct lw_dir root;
+	struct stat st;
+	int nlowers = 0, c, r;
+
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'L':
+			layer_free_list(lowers);
+			lowers = layer_lowers_arg("commit", optarg, &nlowers);
+			break;
+		case 'w':
+			workarg = optarg;
+			break;
+		case 'h':
+			layer_help("commit", commit_help);
+			return 0;
+		default:
+			layer_usage_error("commit", "bad option \"%s\"",
+					  argv[optind - 1]);
+		}
+	}
+	if (!lowers)
+		layer_usage_error("commit", "--lowers is required");
+	if (argc - optind != 2)
+		layer_usage_error("commit", "expected UPPER and NEWLAYER");
+	layer_need_dir("commit", "upper", argv[optind]);
+	newlayer = argv[optind + 1];
+	if (lstat(newlayer, &st) == 0)
+		layer_usage_error("commit", "%s exists", newlayer);
+	upper = realpath(argv[optind], NULL);
+	if (!upper)
+		return layer_error("commit", "%s: %s", argv[optind],
+				   strerror(errno));
+	if (in_use(upper))
+		layer_usage_error("commit",
+				  "%s is mounted as an upper: "
+				  "unmount first",
+				  upper);
+	if (workarg) {
+		work = strdup(workarg);
+	} else {
+		ucopy = strdup(upper);
+		if (ucopy) {
+			_cleanup_free_ char *dcopy = strdup(upper);
+			if (dcopy &&
+			    asprintf(&work, "%s/.%s.unionmount-work",
+				     dirname(dcopy), basename(ucopy)) < 0)
+				work = NULL;
+		}
+	}
+	if (!work)
+		return layer_error("commit", "out of memory");
+	if (stat(upper, &st) < 0)
+		return layer_error("commit", "%s: %s", upper, strerror(errno));
+
+	r = layer_stack_open(&s, upper, (const char *const *)lowers, nlowers);
+	if (r < 0)
+		return LAYER_EXIT_FAIL;
+	r = lw_root(&s, 0, &root);
+	if (r == 0) {
+		r = fill_dir(&s, &root, "");
+		lw_dir_release(&root);
+	}
+	layer_stack_release(&s);
+	layer_free_list(lowers);
+	if (r < 0)
+		return LAYER_EXIT_FAIL;
+
+	if (rename(upper, newlayer) < 0) {
+		if (errno == EXDEV)
+			layer_usage_error("commit",
+					  "%s is not on the file "
+					  "system of %s",
+					  newlayer, upper);
+		return layer_error("commit", "rename %s to %s: %s", upper,
+				   newlayer, strerror(errno));
+	}
+	if (mkdir(upper, st.st_mode & 07777) < 0 ||
+	    chown(upper, st.st_uid, st.st_gid) < 0 ||
+	    chmod(upper, st.st_mode & 07777) < 0)
+		return layer_error("commit", "new empty %s: %s", upper,
+				   strerror(errno));
+	r = clear_dir(work);
+	if (r < 0)
+		return layer_error("commit", "clearing %s: %s", work,
+				   strerror(-r));
+	return 0;
 }

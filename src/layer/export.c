@@ -273,7 +273,8 @@ static int put_object(struct exp *x, const char *path, struct lw_obj *o)
 	r = lw_xattrs_get(o->dirfd, o->rname, false, &xa);
 	if (r < 0)
 		return sys_fail(path, r);
-	for (size_t i = 0; i < xa.n; i++)
+	/* libarchive writes them in the reverse order of adding. */
+	for (size_t i = xa.n; i-- > 0;)
 		archive_entry_xattr_add_entry(e, xa.name[i], xa.value[i],
 					      xa.size[i]);
 	lw_xattrs_release(&xa);
