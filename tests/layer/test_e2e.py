@@ -406,6 +406,9 @@ def ok(name):
     sys.stdout.flush()
 
 
+LAYERS = []  # the committed layer directories, bottom first
+
+
 def build_layers():
     """base + three steps; returns (layer dirs bottom first, the tree and
     the listing of the last step's mount)."""
@@ -433,6 +436,7 @@ def build_layers():
         else:
             new = upper
         layers.append(new)
+    LAYERS[:] = layers
     ok('steps_committed' if commit else 'steps_uppers (no commit command)')
 
     # the committed stack, mounted read-only, is still what the step saw:
@@ -511,6 +515,17 @@ def check_registry_podman(oci, want_tree, want_list):
         ok('podman_pull')
     finally:
         reg.stop()
+    # the layout itself, pulled through podman's oci: transport, is the
+    # same image: podman's image ID is the config's digest
+    cfg = json.loads(layer('image', '-o', join(T, 'oci-json2'), '--json',
+                           '--mtime', str(MTIME), '--tag', 'e2e',
+                           *LAYERS))['config']
+    podman('pull', '--quiet', 'oci:%s:e2e' % oci, what='podman pull oci:')
+    ids = podman('images', '--no-trunc', '--format', '{{.ID}}',
+                 what='podman images').split()
+    eq(sorted(set(i.split(':')[-1] for i in ids)), [cfg.split(':')[1]],
+       'image IDs (config digest)')
+    ok('podman_pull_oci_layout')
     got = norm_listing(podman(*PODMAN_RUN, '--rm', ref, '/bin/sh', '-c',
                               LIST, what='podman run'))
     eq_text(got, want_list, 'listing inside podman run')
