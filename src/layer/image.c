@@ -23,7 +23,6 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
-#include <limits.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -120,8 +119,9 @@ static int write_all(int fd, const void *buf, size_t len)
 
 /*
  * A temporary blob in blobs/sha256, renamed to its digest once complete:
- * a blob name always stands for whole content, even after a crash.  The
- * name starts with a dot so that no digest can collide with it.
+ * a blob name always stands for whole content, even if the program is
+ * killed midway.  The name starts with a dot so that no digest can
+ * collide with it.
  */
 static int tmp_open(struct image *im, char name[64])
 {
@@ -410,7 +410,7 @@ static int layer_from_dir(struct image *im, int idx, struct image_layer *l)
 			"unionmount-layer image: %s: export wrote %" PRIu64
 			" bytes, the file has %lld\n",
 			l->arg, d.size, (long long)st.st_size);
-		r = -EIO;
+		r = -ECANCELED;
 		goto fail;
 	}
 	l->size = st.st_size;
