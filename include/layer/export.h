@@ -25,9 +25,11 @@ struct layer_export_opts {
 	int nlowers;		   /* 0: upper is a whole root file system,
 				    * or a layer with no hidden lowers */
 	enum layer_compress compress;
-	long long mtime; /* times later than this are clamped to
-			  * it; -1: keep every time */
-	bool progress;	 /* counts on stderr (only if a tty) */
+	long long mtime;     /* times later than this are clamped to
+			      * it; -1: keep every time */
+	bool progress;	     /* counts on stderr (only if a tty) */
+	const char *workdir; /* unionmount's work dir, for the hard-link
+			      * index; NULL: the default beside upper */
 };
 
 /* "sha256:" and 64 hex digits, NUL-terminated. */

@@ -21,6 +21,8 @@ struct layer_stack {
 	int n;
 	int *root;	   /* O_RDONLY|O_DIRECTORY */
 	const char **path; /* as given, for messages */
+	int indexfd;	   /* the work dir's hard-link index, -1: none
+			    * (hlindex.h); set by the caller */
 };
 
 /* Open top and lowers (topmost first).  0 or -errno, with a message. */
@@ -60,6 +62,12 @@ struct lw_obj {
 	struct lw_dir dir; /* its parts, the object's own first */
 	bool opaque;	   /* the object's own part hides the lowers */
 	char *redirect;	   /* its redirect xattr, or NULL */
+	/*
+	 * Non-directories: a lower hard link the union shows as its indexed
+	 * upper copy (layer 0; dirfd/rname are the index entry; the name is
+	 * not in the upper itself).
+	 */
+	bool indexed;
 	/* regular files */
 	bool metacopy; /* data below: datafd */
 	int datafd;    /* O_RDONLY on the data, -1: the object's */
@@ -125,6 +133,17 @@ struct lw_xattrs {
 int lw_xattrs_get(int dirfd, const char *name, bool keep_override,
 		  struct lw_xattrs *x);
 void lw_xattrs_release(struct lw_xattrs *x);
+
+/*
+ * Call fn for every name of the union (in path order) that shows an
+ * indexed upper copy while the upper has no such name (o->indexed):
+ * the names a change through another name of a lower hard link changed
+ * too.  Walks the whole union: only worth it when s->indexfd >= 0.
+ * Stops at fn's first non-zero return and returns it; 0 or -errno.
+ */
+int lw_foreach_indexed(const struct layer_stack *s,
+		       int (*fn)(void *arg, const char *path, struct lw_obj *o),
+		       void *arg);
 
 /* "a/b" + "c": malloc'ed "a/b/c" ("c" when parent is ""); for output. */
 char *lw_path_join(const char *parent, const char *name);

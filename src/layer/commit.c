@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "layer/cmd.h"
+#include "layer/hlindex.h"
 #include "layer/walk.h"
 #include "markers.h"
 #include "util.h"
@@ -119,6 +120,104 @@ static int fill_dir(const struct layer_stack *s, struct lw_dir *d,
 	return r;
 }
 
+/* A directory made in the upper takes the union's metadata for it. */
+static int copy_dir_meta(const struct layer_stack *s, const char *upath,
+			 int dfd, const char *name)
+{
+	_cleanup_free_ char *abs = NULL;
+	struct lw_xattrs xa;
+	struct lw_obj src;
+	int r;
+
+	if (asprintf(&abs, "/%s", upath) < 0)
+		return -ENOMEM;
+	lw_obj_init(&src);
+	r = lw_resolve(s, 1, abs, &src);
+	if (r < 0 || src.layer < 0)
+		goto out;
+	r = lw_xattrs_get(src.dirfd, src.rname, true, &xa);
+	if (r < 0)
+		goto out;
+	for (size_t i = 0; i < xa.n && r == 0; i++)
+		r = um_setxattr_at(dfd, name, xa.name[i], xa.value[i],
+				   xa.size[i], 0);
+	lw_xattrs_release(&xa);
+	if (r == 0 && (fchownat(dfd, name, src.st.st_uid, src.st.st_gid,
+				AT_SYMLINK_NOFOLLOW) < 0 ||
+		       fchmodat(dfd, name, src.st.st_mode & 07777, 0) < 0))
+		r = -errno;
+	if (r == 0) {
+		struct timespec ts[2] = {src.st.st_atim, src.st.st_mtim};
+
+		if (utimensat(dfd, name, ts, AT_SYMLINK_NOFOLLOW) < 0)
+			r = -errno;
+	}
+out:
+	lw_obj_release(&src);
+	return r;
+}
+
+struct link_ctx {
+	const struct layer_stack *s;
+};
+
+/*
+ * Link an indexed copy into the upper under the name of the lower hard
+ * link it stands for, making the upper directories on the way (the
+ * copy-up of parents): the layer is then complete without the index.
+ */
+static int link_indexed(void *arg, const char *path, struct lw_obj *o)
+{
+	struct link_ctx *c = arg;
+	_cleanup_free_ char *copy = strdup(path);
+	_cleanup_free_ char *done = NULL;
+	char *comp, *next, *save = NULL;
+	int fd, r = 0;
+
+	if (!copy)
+		return -ENOMEM;
+	fd = dup(c->s->root[0]);
+	if (fd < 0)
+		return fail(path, "dup", -errno);
+	comp = strtok_r(copy, "/", &save);
+	while (comp && (next = strtok_r(NULL, "/", &save))) {
+		_cleanup_free_ char *prefix =
+			done ? lw_path_join(done, comp) : strdup(comp);
+		int nfd;
+
+		if (!prefix) {
+			r = -ENOMEM;
+			break;
+		}
+		if (mkdirat(fd, comp, 0700) == 0) {
+			r = copy_dir_meta(c->s, prefix, fd, comp);
+			if (r < 0) {
+				fail(prefix, "copy up directory", r);
+				break;
+			}
+		} else if (errno != EEXIST) {
+			r = fail(prefix, "mkdir", -errno);
+			break;
+		}
+		nfd = openat(fd, comp,
+			     O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (nfd < 0) {
+			r = fail(prefix, "open", -errno);
+			break;
+		}
+		close(fd);
+		fd = nfd;
+		free(done);
+		done = prefix;
+		prefix = NULL;
+		comp = next;
+	}
+	if (r == 0 && linkat(o->dirfd, o->rname, fd, comp, 0) < 0)
+		r = fail(path, "link the indexed copy", -errno);
+	close(fd);
+	return r;
+}
+
 /* The whole of a small /proc file, NUL-terminated; NULL if unreadable. */
 static char *read_small(const char *path, size_t *len)
 {
@@ -206,22 +305,57 @@ static bool in_use(const char *path)
 	return used;
 }
 
-/* Empty dir (the work directory) but keep it. */
-static int clear_dir(const char *dir)
+/*
+ * What a work directory holds: unionmount's temporary and index
+ * directories, the kernel's.  Nothing else is ever removed, so a wrong
+ * --workdir cannot wipe a tree.
+ */
+static const char *const work_names[] = {"unionmount", "unionmount-index",
+					 "work", "index"};
+
+static bool is_work_name(const char *name)
+{
+	for (size_t i = 0; i < sizeof(work_names) / sizeof(*work_names); i++)
+		if (!strcmp(name, work_names[i]))
+			return true;
+	return false;
+}
+
+/* 0 if dir is missing or holds only work_names, else the first other. */
+static int check_work_dir(const char *dir, char **other)
 {
 	_cleanup_close_ int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	char **names;
 	size_t n;
 	int r;
 
+	*other = NULL;
 	if (fd < 0)
 		return errno == ENOENT ? 0 : -errno;
 	r = lw_readdir(fd, &names, &n);
 	if (r < 0)
 		return r;
-	for (size_t i = 0; i < n && r == 0; i++)
-		r = um_rmtree_at(fd, names[i]);
+	for (size_t i = 0; i < n && !*other; i++)
+		if (!is_work_name(names[i]) && !(*other = strdup(names[i])))
+			r = -ENOMEM;
 	lw_free_names(names);
+	return r;
+}
+
+/* Empty the work directory (its known parts) but keep it. */
+static int clear_work_dir(const char *dir)
+{
+	_cleanup_close_ int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int r = 0;
+
+	if (fd < 0)
+		return errno == ENOENT ? 0 : -errno;
+	for (size_t i = 0;
+	     i < sizeof(work_names) / sizeof(*work_names) && r == 0; i++) {
+		r = um_rmtree_at(fd, work_names[i]);
+		if (r == -ENOENT)
+			r = 0;
+	}
 	return r;
 }
 
@@ -301,14 +435,38 @@ int cmd_commit(int argc, char **argv)
 		return layer_error("commit", "out of memory");
 	if (stat(upper, &st) < 0)
 		return layer_error("commit", "%s: %s", upper, strerror(errno));
+	{
+		_cleanup_free_ char *other = NULL;
+
+		r = check_work_dir(work, &other);
+		if (r < 0)
+			return layer_error("commit", "%s: %s", work,
+					   strerror(-r));
+		if (other)
+			layer_usage_error("commit",
+					  "%s does not look like a work "
+					  "directory (it holds \"%s\")",
+					  work, other);
+	}
 
 	r = layer_stack_open(&s, upper, (const char *const *)lowers, nlowers);
 	if (r < 0)
 		return LAYER_EXIT_FAIL;
-	r = lw_root(&s, 0, &root);
+	s.indexfd = layer_index_open(work, upper);
+	if (s.indexfd < -1) {
+		r = fail("", "hard-link index", s.indexfd);
+		s.indexfd = -1;
+	} else {
+		r = lw_root(&s, 0, &root);
+	}
 	if (r == 0) {
 		r = fill_dir(&s, &root, "");
 		lw_dir_release(&root);
+	}
+	if (r == 0) {
+		struct link_ctx lc = {&s};
+
+		r = lw_foreach_indexed(&s, link_indexed, &lc);
 	}
 	layer_stack_release(&s);
 	layer_free_list(lowers);
@@ -329,7 +487,7 @@ int cmd_commit(int argc, char **argv)
 	    chmod(upper, st.st_mode & 07777) < 0)
 		return layer_error("commit", "new empty %s: %s", upper,
 				   strerror(errno));
-	r = clear_dir(work);
+	r = clear_work_dir(work);
 	if (r < 0)
 		return layer_error("commit", "clearing %s: %s", work,
 				   strerror(-r));

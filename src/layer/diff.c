@@ -20,6 +20,7 @@
 #include <sys/stat.h>
 
 #include "layer/cmd.h"
+#include "layer/hlindex.h"
 #include "layer/walk.h"
 #include "markers.h"
 #include "util.h"
@@ -183,6 +184,11 @@ static int diff_delta(struct diff *df, const char *path, struct lw_dir *d,
 	return r;
 }
 
+static int add_indexed(void *arg, const char *path, struct lw_obj *o)
+{
+	return add(arg, 'C', path);
+}
+
 static int cmp_changes(const void *a, const void *b)
 {
 	return strcmp(((const struct change *)a)->path,
@@ -224,19 +230,24 @@ static const char diff_help[] =
 	"  --lowers L1:L2:...  the layers below UPPER, topmost first: a name\n"
 	"                      they show is C, a new one A (without them the\n"
 	"                      upper's origin/metacopy/opaque markers decide)\n"
-	"  --json              a JSON array of {\"kind\", \"path\"} objects\n";
+	"  --json              a JSON array of {\"kind\", \"path\"} objects\n"
+	"  --workdir WORK      unionmount's work directory: its hard-link\n"
+	"                      index names the other changed names of lower\n"
+	"                      hard links (default: .UPPER.unionmount-work)\n";
 
 int cmd_diff(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{"lowers", required_argument, NULL, 'L'},
 		{"json", no_argument, NULL, 'j'},
+		{"workdir", required_argument, NULL, 'w'},
 		{"help", no_argument, NULL, 'h'},
 		{0}};
 	struct diff df = {0};
 	char **lowers = NULL;
 	int nlowers = 0, c, r;
 	bool json = false;
+	const char *workdir = NULL;
 	struct lw_dir root;
 
 	opterr = 0;
@@ -248,6 +259,10 @@ int cmd_diff(int argc, char **argv)
 			break;
 		case 'j':
 			json = true;
+			break;
+		case 'w':
+			layer_need_dir("diff", "work directory", optarg);
+			workdir = optarg;
 			break;
 		case 'h':
 			layer_help("diff", diff_help);
@@ -267,10 +282,20 @@ int cmd_diff(int argc, char **argv)
 		return LAYER_EXIT_FAIL;
 	}
 	df.lowers_known = nlowers > 0;
+	if (df.lowers_known) {
+		df.s.indexfd = layer_index_open(workdir, argv[optind]);
+		if (df.s.indexfd < -1) {
+			fail("hard-link index", df.s.indexfd);
+			df.s.indexfd = -1;
+		}
+	}
 	r = lw_root(&df.s, 0, &root);
 	if (r == 0) {
 		r = diff_delta(&df, "", &root, df.lowers_known);
 		lw_dir_release(&root);
+		/* Names of lower hard links changed through another name. */
+		if (r == 0)
+			r = lw_foreach_indexed(&df.s, add_indexed, &df);
 	} else {
 		fail("", r);
 	}

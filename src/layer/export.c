@@ -33,6 +33,7 @@
 
 #include "layer/cmd.h"
 #include "layer/export.h"
+#include "layer/hlindex.h"
 #include "layer/walk.h"
 #include "markers.h"
 #include "util.h"
@@ -64,7 +65,8 @@ struct exp {
 	char *buf;
 	uint64_t entries;
 	bool tty;
-	int werr; /* the first write error, -errno */
+	int werr;    /* the first write error, -errno */
+	bool failed; /* drop what closing the archives writes */
 };
 
 /* Whether the layers below may hold a name: known, or not given. */
@@ -97,6 +99,8 @@ static la_ssize_t blob_write(struct archive *a, void *cd, const void *buf,
 	struct exp *x = cd;
 	int r;
 
+	if (x->failed)
+		return (la_ssize_t)n;
 	EVP_DigestUpdate(x->blob_md, buf, n);
 	x->blob_size += n;
 	r = write_all(x->outfd, buf, n);
@@ -113,6 +117,8 @@ static la_ssize_t tar_write(struct archive *a, void *cd, const void *buf,
 {
 	struct exp *x = cd;
 
+	if (x->failed)
+		return (la_ssize_t)n;
 	EVP_DigestUpdate(x->diff_md, buf, n);
 	x->diff_size += n;
 	if (!x->z)
@@ -502,6 +508,11 @@ out:
 	return r;
 }
 
+static int put_indexed(void *arg, const char *path, struct lw_obj *o)
+{
+	return put_object(arg, path, o);
+}
+
 static void digest_hex(EVP_MD_CTX *md, char out[LAYER_DIGEST_LEN])
 {
 	unsigned char h[EVP_MAX_MD_SIZE];
@@ -605,6 +616,15 @@ int layer_export(const struct layer_export_opts *o, int outfd,
 	if (r < 0)
 		return r;
 	x.lowers_known = o->nlowers > 0;
+	/* The index tells which lower names a change reached: only then. */
+	if (x.lowers_known) {
+		x.s.indexfd = layer_index_open(o->workdir, o->upper);
+		if (x.s.indexfd < -1) {
+			r = sys_fail("hard-link index", x.s.indexfd);
+			x.s.indexfd = -1;
+			goto out;
+		}
+	}
 	x.tty = o->progress && isatty(STDERR_FILENO);
 	x.diff_md = EVP_MD_CTX_new();
 	x.blob_md = EVP_MD_CTX_new();
@@ -629,6 +649,13 @@ int layer_export(const struct layer_export_opts *o, int outfd,
 	r = export_delta(&x, "", &root,
 			 x.lowers_known ? BELOW_KNOWN : BELOW_UNKNOWN);
 	lw_dir_release(&root);
+	/*
+	 * The other names of changed lower hard links, after the rest (a
+	 * tar hard link needs its target first): each links to the copy's
+	 * upper name, or the first carries the data.
+	 */
+	if (r == 0)
+		r = lw_foreach_indexed(&x.s, put_indexed, &x);
 	if (r == 0)
 		r = close_archives(&x);
 	progress(&x, true);
@@ -639,14 +666,16 @@ int layer_export(const struct layer_export_opts *o, int outfd,
 		d->diff_size = x.diff_size;
 	}
 out:
+	/*
+	 * A failed export writes no trailer: the callbacks drop it (not
+	 * archive_write_fail(), after which libarchive leaks its buffers).
+	 * The tar first: closing it writes into the compressor.
+	 */
+	x.failed = r < 0;
+	if (x.tar)
+		archive_write_free(x.tar);
 	if (x.z)
 		archive_write_free(x.z);
-	if (x.tar) {
-		/* A failed export is not closed cleanly: no half trailer. */
-		if (r < 0)
-			archive_write_fail(x.tar);
-		archive_write_free(x.tar);
-	}
 	HASH_ITER(hh, x.links, ls, tmp)
 	{
 		HASH_DEL(x.links, ls);
@@ -719,7 +748,11 @@ static const char export_help[] =
 	"  --compress none|gzip|zstd  (default none)\n"
 	"  --mtime SECONDS     clamp every time to at most this (default:\n"
 	"                      $SOURCE_DATE_EPOCH if set)\n"
-	"  --progress, --no-progress  counts on stderr (default: if a tty)\n";
+	"  --progress, --no-progress  counts on stderr (default: if a tty)\n"
+	"  --workdir WORK      unionmount's work directory, whose hard-link\n"
+	"                      index names the other changed names of lower\n"
+	"                      hard links (default: .UPPER.unionmount-work\n"
+	"                      beside UPPER, if it exists)\n";
 
 int cmd_export(int argc, char **argv)
 {
@@ -730,12 +763,14 @@ int cmd_export(int argc, char **argv)
 		{"mtime", required_argument, NULL, 't'},
 		{"progress", no_argument, NULL, 'p'},
 		{"no-progress", no_argument, NULL, 'P'},
+		{"workdir", required_argument, NULL, 'w'},
 		{"help", no_argument, NULL, 'h'},
 		{0}};
 	struct layer_export_opts o = {.mtime = -1, .progress = true};
 	const char *out = "-";
 	struct layer_digests d;
 	char **lowers = NULL;
+	bool created = false;
 	int c, r, fd;
 
 	o.mtime = layer_source_date_epoch();
@@ -772,6 +807,10 @@ int cmd_export(int argc, char **argv)
 		case 'P':
 			o.progress = false;
 			break;
+		case 'w':
+			layer_need_dir("export", "work directory", optarg);
+			o.workdir = optarg;
+			break;
 		case 'h':
 			layer_help("export", export_help);
 			return 0;
@@ -791,7 +830,14 @@ int cmd_export(int argc, char **argv)
 						    "to a terminal (use -o)");
 		fd = STDOUT_FILENO;
 	} else {
-		fd = open(out, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+		/*
+		 * Only a file this run made is removed after a failure: -o
+		 * may name a device or a file someone else owns.
+		 */
+		fd = open(out, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+		created = fd >= 0;
+		if (fd < 0 && errno == EEXIST)
+			fd = open(out, O_WRONLY | O_TRUNC | O_CLOEXEC);
 		if (fd < 0) {
 			layer_free_list(lowers);
 			return layer_error("export", "%s: %s", out,
@@ -803,7 +849,7 @@ int cmd_export(int argc, char **argv)
 		r = -layer_error("export", "%s: %s", out, strerror(errno));
 	layer_free_list(lowers);
 	if (r < 0) {
-		if (fd != STDOUT_FILENO)
+		if (created)
 			unlink(out);
 		return LAYER_EXIT_FAIL;
 	}

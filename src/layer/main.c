@@ -8,16 +8,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 #include "layer/cmd.h"
 #include "layer/walk.h"
 
 static const struct layer_cmd commands[] = {
-	{"diff", cmd_diff, "diff [--json] [--lowers L1:L2:...] UPPER"},
+	{"diff", cmd_diff,
+	 "diff [--json] [--lowers L1:L2:... [--workdir WORK]] UPPER"},
 	{"export", cmd_export,
 	 "export [--lowers L1:L2:...] [-o FILE|-] [--compress none|gzip|zstd] "
-	 "[--mtime SECONDS] [--progress|--no-progress] UPPER"},
+	 "[--mtime SECONDS] [--progress|--no-progress] [--workdir WORK] UPPER"},
 	{"import", cmd_import,
 	 "import [--whiteout auto|chardev|oci] FILE|- DIR"},
 	{"commit", cmd_commit,
@@ -104,8 +106,23 @@ char **layer_lowers_arg(const char *cmd, const char *list, int *n)
 	return v;
 }
 
+/*
+ * The walkers hold a directory fd per layer per level of depth: allow as
+ * many as the hard limit lets a deep tree need.
+ */
+static void raise_fd_limit(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
 int main(int argc, char **argv)
 {
+	raise_fd_limit();
 	if (argc < 2) {
 		fprintf(stderr, "unionmount-layer: no command (try "
 				"unionmount-layer --help)\n");

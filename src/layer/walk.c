@@ -18,6 +18,7 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include "layer/hlindex.h"
 #include "layer/walk.h"
 #include "markers.h"
 #include "override.h"
@@ -38,6 +39,7 @@ int layer_stack_open(struct layer_stack *s, const char *top,
 		     const char *const *lowers, int nlowers)
 {
 	s->n = 0;
+	s->indexfd = -1;
 	s->root = calloc((size_t)nlowers + 1, sizeof(*s->root));
 	s->path = calloc((size_t)nlowers + 1, sizeof(*s->path));
 	if (!s->root || !s->path) {
@@ -68,6 +70,9 @@ void layer_stack_release(struct layer_stack *s)
 {
 	for (int i = 0; i < s->n; i++)
 		close(s->root[i]);
+	if (s->indexfd >= 0)
+		close(s->indexfd);
+	s->indexfd = -1;
 	free(s->root);
 	free(s->path);
 	s->root = NULL;
@@ -248,6 +253,37 @@ static int marker_string(int dirfd, const char *name, enum um_marker m,
 	return 0;
 }
 
+/*
+ * A redirect is a layer's xattr: untrusted.  Absolute ones are walked one
+ * component at a time inside the layers, so "." and ".." (which would
+ * step out of a layer root) are refused; a relative one is one name, as
+ * the kernel writes it.
+ */
+static int check_redirect(const struct layer_stack *s, int layer, const char *r)
+{
+	const char *p = r;
+	bool bad = !*r;
+
+	if (*r != '/') {
+		bad = bad || strchr(r, '/') || !strcmp(r, ".") ||
+		      !strcmp(r, "..");
+	} else {
+		while (!bad && *p) {
+			const char *end = strchrnul(++p, '/');
+			size_t n = (size_t)(end - p);
+
+			bad = (n == 1 && p[0] == '.') ||
+			      (n == 2 && p[0] == '.' && p[1] == '.');
+			p = end;
+		}
+	}
+	if (!bad)
+		return 0;
+	fprintf(stderr, "unionmount-layer: layer %s: bad redirect \"%s\"\n",
+		s->path[layer], r);
+	return -EINVAL;
+}
+
 /* Append the parts of another directory (moved, not copied). */
 static int dir_append(struct lw_dir *d, struct lw_dir *from)
 {
@@ -279,6 +315,8 @@ static int find_data(const struct layer_stack *s, const struct lw_dir *d,
 	int r;
 
 	r = marker_string(dirfd, name, UM_MARK_REDIRECT, &redirect);
+	if (r == 0 && redirect)
+		r = check_redirect(s, layer, redirect);
 	if (r < 0)
 		return r;
 	lw_obj_init(&below);
@@ -303,6 +341,31 @@ static int find_data(const struct layer_stack *s, const struct lw_dir *d,
 out:
 	lw_obj_release(&below);
 	return r;
+}
+
+/*
+ * A lower file with several names: if its index entry exists, the union
+ * shows the upper copy under this name (as lookup.c does).
+ */
+static int index_copy(const struct layer_stack *s, int dirfd, const char *name,
+		      struct lw_obj *o)
+{
+	char entry[LAYER_INDEX_NAME_MAX];
+	struct stat est;
+	int r = layer_index_lookup(s->indexfd, dirfd, name, &o->st, entry,
+				   &est);
+
+	if (r <= 0)
+		return r;
+	free(o->rname);
+	o->rname = strdup(entry);
+	if (!o->rname)
+		return -ENOMEM;
+	o->dirfd = s->indexfd;
+	o->st = est;
+	o->layer = 0;
+	o->indexed = true;
+	return 0;
 }
 
 int lw_lookup(const struct layer_stack *s, const struct lw_dir *d, int from,
@@ -346,6 +409,9 @@ int lw_lookup(const struct layer_stack *s, const struct lw_dir *d, int from,
 			o->rname = strdup(look);
 			if (!o->rname)
 				return -ENOMEM;
+			if (!S_ISDIR(st.st_mode) && p->layer > 0 &&
+			    st.st_nlink > 1 && s->indexfd >= 0)
+				return index_copy(s, p->fd, look, o);
 			if (!S_ISDIR(st.st_mode)) {
 				char c;
 
@@ -377,6 +443,9 @@ int lw_lookup(const struct layer_stack *s, const struct lw_dir *d, int from,
 				return r;
 			if (!redirect)
 				continue;
+			r = check_redirect(s, p->layer, redirect);
+			if (r < 0)
+				return r;
 			if (o->dir.n == 1 && !o->redirect)
 				o->redirect = strdup(redirect);
 			if (redirect[0] == '/') {
@@ -715,4 +784,52 @@ char *lw_path_join(const char *parent, const char *name)
 	if (asprintf(&s, "%s/%s", parent, name) < 0)
 		return NULL;
 	return s;
+}
+
+static int indexed_dir(const struct layer_stack *s, struct lw_dir *d,
+		       const char *path,
+		       int (*fn)(void *arg, const char *path, struct lw_obj *o),
+		       void *arg)
+{
+	char **names;
+	size_t n;
+	int r = lw_list(d, &names, &n);
+
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < n && r == 0; i++) {
+		_cleanup_free_ char *child = lw_path_join(path, names[i]);
+		struct lw_obj o;
+
+		if (!child) {
+			r = -ENOMEM;
+			break;
+		}
+		lw_obj_init(&o);
+		r = lw_lookup(s, d, 0, names[i], &o);
+		if (r == 0 && o.indexed)
+			r = fn(arg, child, &o);
+		else if (r == 0 && o.layer >= 0 && S_ISDIR(o.st.st_mode))
+			r = indexed_dir(s, &o.dir, child, fn, arg);
+		lw_obj_release(&o);
+	}
+	lw_free_names(names);
+	return r;
+}
+
+int lw_foreach_indexed(const struct layer_stack *s,
+		       int (*fn)(void *arg, const char *path, struct lw_obj *o),
+		       void *arg)
+{
+	struct lw_dir root;
+	int r;
+
+	if (s->indexfd < 0)
+		return 0;
+	r = lw_root(s, 0, &root);
+	if (r < 0)
+		return r;
+	r = indexed_dir(s, &root, "", fn, arg);
+	lw_dir_release(&root);
+	return r;
 }

@@ -98,6 +98,13 @@ def commit_refusals():
                  '/dev/shm/um-commit-%d' % os.getpid()],
                 'other file system')
         eq(os.path.isdir(u.u()), True, 'upper still there')
+        # a --workdir that is not one is never cleared
+        mkfile(u.l(1, 'precious'), b'p')
+        u.snap = None
+        refused(['commit', '--lowers', u.l(1), '--workdir', u.l(1), u.u(),
+                 os.path.join(u.root, 'new')], 'a lower as --workdir')
+        eq(read(u.l(1, 'precious')), b'p', 'lower untouched')
+        check(not os.path.exists(os.path.join(u.root, 'new')), 'no layer')
 
 
 if __name__ == '__main__':

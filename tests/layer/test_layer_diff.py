@@ -10,7 +10,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from layertest import impl, ok  # noqa: E402
-from umtest import (Union, case, eq, main, mkdir, mkfile, oci_opaque,  # noqa
+from umtest import (Union, case, check, eq, main, mkdir, mkfile, oci_opaque,  # noqa
                     oci_whiteout, opaque, setx, whiteout, write, xwhiteout)
 
 WANT = """\
@@ -118,6 +118,8 @@ def metacopy_and_relative_redirect():
         mkfile(u.l(1, 'big'), b'b' * 200000)
         mkdir(u.l(1, 'old'))
         mkfile(u.l(1, 'old/f'), b'f')
+        mkdir(u.l(1, 'a/b/c'))
+        mkfile(u.l(1, 'a/b/c/deep'), b'')
         u.mount(opts=['metacopy=on'])
         os.chmod(u.m('big'), 0o600)
         u.umount()
@@ -129,6 +131,42 @@ def metacopy_and_relative_redirect():
         eq(got, 'C /big\nA /new\nA /new/f\nD /old\n', 'diff')
         got = ok(['diff', u.u()])
         eq(got, 'C /big\nA /new\nD /old\n', 'without lowers')
+        # an absolute redirect, into a directory of the lower
+        mkdir(u.u('moved'))
+        setx(u.u('moved'), 'trusted.overlay.redirect', b'/a/b/c')
+        got = ok(['diff', '--lowers', u.l(1), u.u()])
+        eq(got, 'C /big\nA /moved\nA /moved/deep\nA /new\nA /new/f\n'
+                'D /old\n', 'absolute redirect')
+
+
+@case
+def hostile_redirects_refused():
+    """A redirect is a layer's xattr: one that would leave the layers
+    is refused, never followed."""
+    from layertest import run
+    with Union(lowers=1) as u:
+        mkdir(u.l(1, 'a'))
+        out = os.path.join(u.root, 'existing.tar')
+        for bad in (b'../../etc', b'/a/../..', b'/..', b'x/y', b'..', b''):
+            mkdir(u.u('d'))
+            setx(u.u('d'), 'trusted.overlay.redirect', bad)
+            for cmd in (['diff', '--lowers', u.l(1), u.u()],
+                        ['export', '-o', out, '--lowers', u.l(1), u.u()]):
+                with open(out, 'wb') as f:
+                    f.write(b'someone else\'s')
+                rc, _o, err = run(cmd)
+                eq(rc, 1, '%s with redirect %r: exit' % (cmd[0], bad))
+                check('bad redirect' in err, '%r: %r' % (bad, err))
+                # a file the command did not make stays
+                check(os.path.exists(out), 'existing -o file kept')
+            os.rmdir(u.u('d'))
+        # one it made goes
+        os.unlink(out)
+        mkdir(u.u('d'))
+        setx(u.u('d'), 'trusted.overlay.redirect', b'..')
+        rc, _o, _e = run(['export', '-o', out, '--lowers', u.l(1), u.u()])
+        eq(rc, 1, 'exit')
+        check(not os.path.exists(out), 'a half-written new file removed')
 
 
 if __name__ == '__main__':

@@ -215,6 +215,31 @@ def mtime_clamp():
         check(a == b, 'clamped exports of a touched layer are identical')
 
 
+@case
+def progress_only_on_a_terminal():
+    from layertest import LAYER
+    with Union(lowers=1) as u:
+        for i in range(3000):
+            mkfile(u.u('f%04d' % i), b'x')
+        out = os.path.join(u.root, 'x.tar')
+        rc, _o, err = run(['export', '-o', out, u.u()])
+        eq(rc, 0, 'export')
+        check('entries' not in err and err.startswith('') and
+              '\r' not in err, 'no progress into a pipe: %r' % err)
+        # script(1) gives the command a terminal
+        p = subprocess.run(['script', '-qec', '%s export -o %s %s' % (
+            LAYER, out, u.u()), '/dev/null'], stdout=subprocess.PIPE,
+            check=True)
+        text = p.stdout.decode()
+        check('\rexport: 2048 entries' in text and
+              '\rexport: 3000 entries' in text,
+              'progress on a terminal: %r' % text[:300])
+        p = subprocess.run(['script', '-qec', '%s export --no-progress '
+                            '-o %s %s' % (LAYER, out, u.u()), '/dev/null'],
+                           stdout=subprocess.PIPE, check=True)
+        check('entries' not in p.stdout.decode(), '--no-progress')
+
+
 def round_trip(kernel):
     with impl(kernel), Union(lowers=2) as u:
         mkdir(u.l(2, 'etc'))
@@ -226,12 +251,16 @@ def round_trip(kernel):
         mkdir(u.l(1, 'srv/www'))
         mkfile(u.l(1, 'srv/www/index.html'), b'<html>')
         mkfile(u.l(1, 'srv/www/old.html'), b'old')
+        mkfile(u.l(2, 'srv/www/img/logo.png'), b'png')
+        mkfile(u.l(1, 'srv/www/img/icon.png'), b'ico')
         mkfile(u.l(1, 'bin/tool'), b'#!/bin/sh\n', mode=0o755)
         hardlink(u.l(1, 'bin/tool'), u.l(1, 'bin/tool2'))
         u.mount()
         write(u.m('etc/hosts'), b'10.0.0.1 box\n')
         os.unlink(u.m('etc/motd'))
         os.rename(u.m('srv/www'), u.m('srv/site'))
+        os.rename(u.m('srv/site/img'), u.m('srv/site/images'))
+        os.rename(u.m('srv/site/images/icon.png'), u.m('srv/icon.png'))
         os.unlink(u.m('srv/site/old.html'))
         write(u.m('srv/site/new.html'), b'new')
         import shutil
