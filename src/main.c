@@ -2,8 +2,8 @@
 /*
  * unionmount: command line, mount, daemonize, session loop.
  *
- * The parent process exits 0 only once the mount is live: the mount is made
- * before fuse_daemonize(), whose parent waits for the child to report.
+ * The first process exits 0 only once the mount is live: it forks at once
+ * (daemon.c), and the child locks the layers (lock.c), mounts and reports.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -14,7 +14,9 @@
 #include <fuse_lowlevel.h>
 
 #include "check.h"
+#include "daemon.h"
 #include "fs.h"
+#include "lock.h"
 #include "ops.h"
 #include "options.h"
 
@@ -40,7 +42,10 @@ static int opt_append(char **out, const char *s)
 	return 0;
 }
 
-/* The source shown in /proc/mounts: fsname=, or the lower list. */
+/*
+ * The source shown in /proc/mounts: fsname=, or the first argument as
+ * given (what mount(8) compares with the fstab line), or the lower list.
+ */
 static char *make_fsname(const struct um_config *cfg)
 {
 	size_t len = 1;
@@ -48,6 +53,11 @@ static char *make_fsname(const struct um_config *cfg)
 
 	if (cfg->fsname)
 		return strdup(cfg->fsname);
+	/* All mount options must fit in one page for the kernel. */
+	if (cfg->source && strlen(cfg->source) <= 1024)
+		return strdup(cfg->source);
+	if (cfg->source)
+		return strdup("unionmount");
 	for (size_t i = 0; i < cfg->nlowers; i++)
 		len += strlen(cfg->lowers[i]) + 1;
 	/* All mount options must fit in one page for the kernel. */
@@ -97,20 +107,24 @@ int main(int argc, char **argv)
 	struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
 	struct fuse_loop_config *loop = NULL;
 	struct fuse_session *se = NULL;
+	struct um_daemon daemon = {.ready_fd = -1};
+	struct um_lock lock;
 	struct um_config cfg;
 	struct um_fs fs;
 	char err[1024];
 	char *opts = NULL;
 	int ret = 1;
+	int rc;
 
 	um_config_init(&cfg);
+	um_lock_init(&lock);
 	if (um_cmdline_parse(&cfg, argc, argv, err, sizeof(err)) < 0) {
 		fprintf(stderr, "unionmount: %s\n", err);
 		um_config_release(&cfg);
 		return 2;
 	}
 	if (cfg.show_help) {
-		um_usage(argv[0]);
+		um_usage(stdout, argv[0]);
 		um_config_release(&cfg);
 		return 0;
 	}
@@ -120,10 +134,30 @@ int main(int argc, char **argv)
 		um_config_release(&cfg);
 		return 0;
 	}
-	if (um_config_check(&cfg, err, sizeof(err)) < 0) {
+	/* Access first: the check may create the work directory. */
+	if (um_config_access(&cfg, geteuid(), UM_FUSE_CONF, err, sizeof(err)) <
+		    0 ||
+	    um_config_check(&cfg, err, sizeof(err)) < 0) {
 		fprintf(stderr, "unionmount: %s\n", err);
 		um_config_release(&cfg);
 		return 2;
+	}
+	if (cfg.noeffect)
+		fprintf(stderr,
+			"unionmount: accepted for compatibility, without effect: %s\n",
+			cfg.noeffect);
+	rc = cfg.foreground ? 0 : um_daemon_start(&daemon);
+	if (rc < 0) {
+		fprintf(stderr, "unionmount: cannot fork: %s\n", strerror(-rc));
+		um_config_release(&cfg);
+		return 1;
+	}
+	/* Before um_fs_init(), which clears the work directory. */
+	rc = um_lock_take(&lock, &cfg, err, sizeof(err));
+	if (rc < 0) {
+		fprintf(stderr, "unionmount: %s\n", err);
+		um_config_release(&cfg);
+		return rc == -EBUSY ? 2 : 1;
 	}
 	if (um_fs_init(&fs, &cfg, err, sizeof(err)) < 0) {
 		fprintf(stderr, "unionmount: %s\n", err);
@@ -152,8 +186,7 @@ int main(int argc, char **argv)
 			cfg.mountpoint);
 		goto out_signals;
 	}
-	if (fuse_daemonize(cfg.foreground || cfg.debug) != 0)
-		goto out_unmount;
+	um_daemon_ready(&daemon, cfg.foreground);
 
 	loop = fuse_loop_cfg_create();
 	if (!loop)
@@ -162,7 +195,7 @@ int main(int argc, char **argv)
 	fuse_loop_cfg_set_max_threads(loop, cfg.max_threads ? cfg.max_threads : 64);
 	if (cfg.max_idle_threads)
 		fuse_loop_cfg_set_idle_threads(loop, cfg.max_idle_threads);
-	ret = fuse_session_loop_mt(se, loop) ? 1 : 0;
+	ret = um_daemon_exit_status(fuse_session_loop_mt(se, loop));
 	fuse_loop_cfg_destroy(loop);
 
 out_unmount:
@@ -176,6 +209,7 @@ out_args:
 	free(opts);
 out_fs:
 	um_fs_release(&fs);
+	um_lock_release(&lock);
 	um_config_release(&cfg);
 	return ret;
 }
