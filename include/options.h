@@ -20,12 +20,22 @@ enum um_whiteout_mode {
 	UM_WHITEOUT_OCI,
 };
 
+/*
+ * xattr_permissions=: owner and mode kept in an xattr instead of the real
+ * ones, under fuse-overlayfs' names (the option's values 0, 1, 2).
+ */
+enum um_xattr_perms {
+	UM_XATTR_PERMS_OFF,	      /* 0: on the real object */
+	UM_XATTR_PERMS_FUSEOVERLAYFS, /* 1: security.fuseoverlayfs. */
+	UM_XATTR_PERMS_CONTAINERS,    /* 2: user.containers. */
+};
+
 struct um_config {
 	char **lowers; /* unescaped paths, topmost first */
 	size_t nlowers;
 	bool lowers_from_opts; /* lowerdir= was given */
 	char *upper;	       /* NULL: read-only union */
-	char *work;	       /* NULL: default, see um_config_default_work() */
+	char *work;	       /* NULL: default, set by um_config_check() */
 	char *mountpoint;
 	bool ro;
 	bool allow_other; /* asked for; main.c adds it when run as root */
@@ -72,12 +82,7 @@ struct um_config {
 	unsigned int max_read;
 	/* uidmapping=, gidmapping=: owners stored below vs. shown. */
 	struct um_idmap uidmap, gidmap;
-	/*
-	 * xattr_permissions=: 0 off; owner and mode kept in an xattr instead
-	 * of the real ones, 1: security.fuseoverlayfs.override_stat,
-	 * 2: user.containers.override_stat (fuse-overlayfs' names).
-	 */
-	unsigned int xattr_permissions;
+	enum um_xattr_perms xattr_permissions;
 	bool static_nlink;	/* every directory shows st_nlink 1 */
 	bool noacl;		/* no POSIX ACL support */
 	/* squash_to_root / squash_to_uid= / squash_to_gid=; -1: not set. */

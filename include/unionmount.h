@@ -3,10 +3,10 @@
  * Core structures of unionmount, shared by every module (the role of the
  * kernel's ovl_entry.h).
  *
- * Lock order: an inode->lock before fs->table_lock; at most one inode lock
- * is held at a time, and no lock is held across a fuse_reply_*().  Copy-up
- * takes the locks of an inode's ancestors one after the other, top-down,
- * never nested.
+ * Lock order: an open file's um_file.lock, then an inode->lock, then
+ * fs->table_lock; at most one inode lock is held at a time, and no lock is
+ * held across a fuse_reply_*().  Copy-up takes the locks of an inode's
+ * ancestors one after the other, top-down, never nested.
  */
 #ifndef UNIONMOUNT_H
 #define UNIONMOUNT_H
@@ -71,9 +71,14 @@ struct um_inode {
 
 	mode_t type;		/* S_IFMT bits, immutable */
 
-	pthread_mutex_t lock;	/* protects the fields below */
+	pthread_mutex_t lock;	/* protects the fields below, except where
+				 * a field says otherwise */
 	uint64_t ino;		/* st_ino shown to the kernel; changes only
-				 * when a hard-linked lower file is copied up */
+				 * when a hard-linked lower file is copied up
+				 * (a store under lock), never for a
+				 * directory, whose number is read without
+				 * it; atomic loads under fs->table_lock
+				 * (um_inode_cached_ino) */
 	int layer;		/* topmost layer holding the object */
 	/*
 	 * Directories: O_PATH on the topmost real directory, never closed
@@ -92,7 +97,8 @@ struct um_inode {
 				 * reads outside the lock) */
 	unsigned nopen;		/* open files: keep it reachable on unlink */
 	bool no_caps;		/* known to have no security.capability: the
-				 * kernel asks before every write */
+				 * kernel asks before every write (atomic,
+				 * without the lock) */
 	/* directories only; lowers never change once the inode exists */
 	struct um_realdir *lowers; /* lower parts, topmost first; when the
 				    * directory is not in the upper, fd is

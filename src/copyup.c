@@ -32,10 +32,13 @@
  * next one is copied, so the final fdatasync has little left to wait for.
  */
 #define COPY_CHUNK (32 << 20)
+/* Bytes per read and write where copy_file_range() cannot be used. */
+#define COPY_BUF (64 << 10)
 
 /* Copy the data extents of src to dst, keeping holes. */
 static int copy_data(int src, int dst, off_t size, bool flush)
 {
+	_cleanup_free_ char *buf = NULL;
 	off_t data = 0, hole;
 
 	if (size == 0)
@@ -64,9 +67,10 @@ static int copy_data(int src, int dst, off_t size, bool flush)
 						    0);
 			if (n < 0 && (errno == EXDEV || errno == EINVAL ||
 				      errno == EOPNOTSUPP || errno == ENOSYS)) {
-				char buf[65536];
-				if (want > sizeof(buf))
-					want = sizeof(buf);
+				if (!buf && !(buf = malloc(COPY_BUF)))
+					return -ENOMEM;
+				if (want > COPY_BUF)
+					want = COPY_BUF;
 				n = pread(src, buf, want, data);
 				if (n > 0)
 					n = pwrite(dst, buf, n, data);
@@ -166,15 +170,27 @@ static bool keeps_origin(const struct stat *st)
 	return S_ISDIR(st->st_mode) || st->st_nlink == 1;
 }
 
+/* One copy-up under way, with inode->lock held. */
+struct copyup {
+	struct um_fs *fs;
+	struct um_inode *inode;
+	struct um_path src;	  /* the object copied: an O_PATH fd on it */
+	struct stat st;		  /* its lstat */
+	int flags;		  /* UM_COPYUP_* */
+	char tmp[UM_TMPNAME_MAX]; /* the copy's name in the work directory */
+	bool meta;		  /* made without its data (metacopy=on) */
+};
+
 /*
- * Build the copy of inode (stat st) as tmp in the work directory.
- * Returns 0 or -errno; on error nothing is left behind.
+ * Build the copy of c->inode as c->tmp in the work directory.  Returns 0
+ * or -errno; on error nothing is left behind.
  */
-static int build_copy(struct um_fs *fs, struct um_inode *inode, int sfd,
-		      const struct stat *st, const char *tmp, int flags,
-		      bool *meta)
+static int build_copy(struct copyup *c)
 {
-	struct um_path src = UM_PATH(inode->layer, sfd, "");
+	struct um_fs *fs = c->fs;
+	const struct stat *st = &c->st;
+	const char *tmp = c->tmp;
+	int flags = c->flags;
 	struct um_path dst = UM_PATH(UM_LAYER_WORK, fs->workfd, tmp);
 	_cleanup_free_ char *target = NULL;
 	struct timespec times[2] = {st->st_atim, st->st_mtim};
@@ -188,26 +204,26 @@ static int build_copy(struct um_fs *fs, struct um_inode *inode, int sfd,
 		if (out < 0)
 			return -errno;
 		/* metacopy=on: the size and a marker; the data stays below. */
-		*meta = (flags & UM_COPYUP_META) && fs->cfg->metacopy &&
-			keeps_origin(st) && st->st_size > UM_METACOPY_MIN &&
-			!(flags & UM_COPYUP_NODATA);
-		if (*meta)
-			*meta = fsetxattr(out,
-					  um_marker_name(UM_MARK_METACOPY,
-							 fs->xattr_ns),
-					  "", 0, 0) == 0;
-		if (*meta) {
+		c->meta = (flags & UM_COPYUP_META) && fs->cfg->metacopy &&
+			  keeps_origin(st) && st->st_size > UM_METACOPY_MIN &&
+			  !(flags & UM_COPYUP_NODATA);
+		if (c->meta)
+			c->meta = fsetxattr(out,
+					    um_marker_name(UM_MARK_METACOPY,
+							   fs->xattr_ns),
+					    "", 0, 0) == 0;
+		if (c->meta) {
 			if (ftruncate(out, st->st_size) < 0)
 				r = -errno;
 		} else if (!(flags & UM_COPYUP_NODATA)) {
-			in = um_path_open(&src, O_RDONLY);
+			in = um_path_open(&c->src, O_RDONLY);
 			if (in < 0)
 				r = in;
 			else
 				r = copy_data(in, out, st->st_size, fs->fsync);
 		}
 		/* An fsync'ed copy is durable before it becomes visible. */
-		if (!r && !*meta && fs->fsync && fdatasync(out) < 0)
+		if (!r && !c->meta && fs->fsync && fdatasync(out) < 0)
 			r = -errno;
 		break;
 	}
@@ -221,7 +237,7 @@ static int build_copy(struct um_fs *fs, struct um_inode *inode, int sfd,
 		target = malloc(cap);
 		if (!target)
 			return -ENOMEM;
-		n = readlinkat(sfd, "", target, cap);
+		n = readlinkat(c->src.dirfd, "", target, cap);
 		if (n < 0 || (size_t)n >= cap)
 			return n < 0 ? -errno : -EIO;
 		target[n] = '\0';
@@ -237,7 +253,7 @@ static int build_copy(struct um_fs *fs, struct um_inode *inode, int sfd,
 	}
 
 	if (!r)
-		r = copy_xattrs(&src, &dst);
+		r = copy_xattrs(&c->src, &dst);
 	if (!r)
 		r = copy_owner(fs, tmp, st);
 	if (!r && !S_ISLNK(st->st_mode) &&
@@ -246,8 +262,8 @@ static int build_copy(struct um_fs *fs, struct um_inode *inode, int sfd,
 	if (!r && keeps_origin(st)) {
 		const char *xn = um_marker_name(UM_MARK_ORIGIN, fs->xattr_ns);
 		/* user.* xattrs are not allowed on symlinks: best effort. */
-		r = um_path_setxattr(&dst, xn, &inode->ino, sizeof(inode->ino),
-				     0);
+		r = um_path_setxattr(&dst, xn, &c->inode->ino,
+				     sizeof(c->inode->ino), 0);
 		if (r == -ENOTSUP || r == -EPERM)
 			r = 0;
 	}
@@ -264,22 +280,22 @@ static int build_copy(struct um_fs *fs, struct um_inode *inode, int sfd,
  * back.  It becomes a nameless upper file, pinned as an unlinked upper
  * file is, and goes with the inode.
  */
-static int copyup_orphan(struct um_fs *fs, struct um_inode *inode, int sfd,
-			 const struct stat *st, int flags)
+static int copyup_orphan(struct copyup *c)
 {
-	char tmp[64];
-	bool meta = false;
+	struct um_fs *fs = c->fs;
+	struct um_inode *inode = c->inode;
 	int fd, r;
 
-	if (S_ISDIR(st->st_mode))
+	if (S_ISDIR(c->st.st_mode))
 		return -ENOENT;
-	um_tmpname(fs, tmp);
-	r = build_copy(fs, inode, sfd, st, tmp, flags & ~UM_COPYUP_META, &meta);
+	/* Its data goes with it: no lower name is left to read it from. */
+	c->flags &= ~UM_COPYUP_META;
+	r = build_copy(c);
 	if (r < 0)
 		return r;
-	fd = openat(fs->workfd, tmp, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	fd = openat(fs->workfd, c->tmp, O_PATH | O_NOFOLLOW | O_CLOEXEC);
 	r = fd < 0 ? -errno : 0;
-	unlinkat(fs->workfd, tmp, 0);
+	unlinkat(fs->workfd, c->tmp, 0);
 	if (r < 0)
 		return r;
 	if (inode->fd >= 0)
@@ -293,24 +309,26 @@ static int copyup_one(struct um_fs *fs, struct um_inode *inode,
 		      struct um_inode *parent, int pfd, int flags)
 {
 	_cleanup_close_ int sfd = um_inode_path_locked(inode);
-	char tmp[64];
-	struct stat st, nst;
-	bool meta = false;
+	struct copyup c = {.fs = fs, .inode = inode, .flags = flags};
+	struct stat nst;
 	int fd, r;
 
 	if (sfd < 0)
 		return sfd;
-	if (fstatat(sfd, "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
-		return -errno;
-	if (inode->unlinked)
-		return copyup_orphan(fs, inode, sfd, &st, flags);
-	um_tmpname(fs, tmp);
-	r = build_copy(fs, inode, sfd, &st, tmp, flags, &meta);
+	c.src = UM_PATH(inode->layer, sfd, "");
+	r = um_path_stat(&c.src, &c.st);
 	if (r < 0)
 		return r;
-	if (renameat2(fs->workfd, tmp, pfd, inode->name, RENAME_NOREPLACE) < 0) {
+	um_tmpname(fs, c.tmp);
+	if (inode->unlinked)
+		return copyup_orphan(&c);
+	r = build_copy(&c);
+	if (r < 0)
+		return r;
+	if (renameat2(fs->workfd, c.tmp, pfd, inode->name, RENAME_NOREPLACE) <
+	    0) {
 		r = -errno;
-		um_rmtree_at(fs->workfd, tmp);
+		um_rmtree_at(fs->workfd, c.tmp);
 		return r;
 	}
 	fd = openat(pfd, inode->name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
@@ -322,11 +340,13 @@ static int copyup_one(struct um_fs *fs, struct um_inode *inode,
 		return r;
 	}
 	um_inode_set_upper(fs, inode, fd, &nst);
-	__atomic_store_n(&inode->metacopy, meta, __ATOMIC_RELEASE);
+	__atomic_store_n(&inode->metacopy, c.meta, __ATOMIC_RELEASE);
 	/* Without an origin the number is the copy's own (hard links). */
-	if (!keeps_origin(&st)) {
-		inode->ino = um_ino_map(fs->upper->fsid, fs->fsid_bits,
-					nst.st_ino);
+	if (!keeps_origin(&c.st)) {
+		__atomic_store_n(
+			&inode->ino,
+			um_ino_map(fs->upper->fsid, fs->fsid_bits, nst.st_ino),
+			__ATOMIC_RELAXED);
 		/* The cached attributes and the parent's listing are stale. */
 		um_readdir_changed(parent);
 		if (fs->notify) {

@@ -109,7 +109,7 @@ static int open_work(struct um_fs *fs, const char *work, char *err,
 /* What may we write into the upper? Try it in the work directory. */
 static void probe_upper(struct um_fs *fs)
 {
-	char tmp[64];
+	char tmp[UM_TMPNAME_MAX];
 
 	um_tmpname(fs, tmp);
 	fs->can_mknod = mknodat(fs->workfd, tmp, S_IFCHR, 0) == 0;
@@ -162,15 +162,15 @@ static void probe_privilege(struct um_fs *fs)
 
 	fs->can_chown = chown_cap;
 	switch (fs->cfg->xattr_permissions) {
-	case 1:
+	case UM_XATTR_PERMS_FUSEOVERLAYFS:
 		fs->override_xattr = UM_OVERRIDE_FUSEOVERLAYFS;
 		fs->override_always = true;
 		break;
-	case 2:
+	case UM_XATTR_PERMS_CONTAINERS:
 		fs->override_xattr = UM_OVERRIDE_CONTAINERS;
 		fs->override_always = true;
 		break;
-	default:
+	case UM_XATTR_PERMS_OFF:
 		if (!chown_cap || !have_cap(CAP_MKNOD) || !in_initial_userns())
 			fs->override_xattr = UM_OVERRIDE_CONTAINERS;
 		break;
@@ -238,6 +238,8 @@ int um_fs_init(struct um_fs *fs, struct um_config *cfg, char *err,
 	fs->xattr_ns = UM_NS_USER;
 	/* -d: every call on a layer is logged beside the FUSE requests. */
 	um_trace_layers(cfg->debug);
+	if (um_fault_init(err, errlen) < 0)
+		return -1;
 	pthread_mutex_init(&fs->table_lock, NULL);
 	raise_fd_limit();
 	/* Modes come from the kernel already masked. */

@@ -206,25 +206,32 @@ void um_inode_pin(struct um_inode *inode)
 	pthread_mutex_unlock(&inode->lock);
 }
 
-int um_inode_set_name(struct um_fs *fs, struct um_inode *inode,
-		      struct um_inode *parent, const char *name)
+void um_inode_move(struct um_fs *fs, struct um_inode *inode,
+		   struct um_inode *parent, char *name)
 {
-	char *copy = strdup(name);
 	struct um_inode *old;
 	char *oldname;
 
-	if (!copy)
-		return -ENOMEM;
 	um_inode_ref(fs, parent);
 	pthread_mutex_lock(&inode->lock);
 	old = inode->parent;
 	oldname = inode->name;
 	inode->parent = parent;
-	inode->name = copy;
+	inode->name = name;
 	pthread_mutex_unlock(&inode->lock);
 	free(oldname);
 	if (old)
 		um_inode_unref(fs, old, 1);
+}
+
+int um_inode_set_name(struct um_fs *fs, struct um_inode *inode,
+		      struct um_inode *parent, const char *name)
+{
+	char *copy = strdup(name);
+
+	if (!copy)
+		return -ENOMEM;
+	um_inode_move(fs, inode, parent, copy);
 	return 0;
 }
 
@@ -259,7 +266,7 @@ uint64_t um_inode_cached_ino(struct um_fs *fs, dev_t dev, ino_t ino)
 	pthread_mutex_lock(&fs->table_lock);
 	HASH_FIND_KEY(fs->table, &key, inode);
 	if (inode)
-		r = inode->ino;
+		r = __atomic_load_n(&inode->ino, __ATOMIC_RELAXED);
 	pthread_mutex_unlock(&fs->table_lock);
 	return r;
 }

@@ -36,12 +36,15 @@ static bool is_metacopy(int dfd, const char *name, const struct stat *st)
 
 int um_check_name(const char *name)
 {
-	if (strlen(name) > 255)
+	if (strlen(name) > NAME_MAX)
 		return -ENAMETOOLONG;
 	if (um_is_oci_reserved(name))
 		return -ENOENT;
 	return 0;
 }
+
+/* Longest redirect we follow: a path below a layer root. */
+#define UM_REDIRECT_MAX (PATH_MAX - 1)
 
 struct walk {
 	struct um_lookup *lk;
@@ -217,7 +220,7 @@ static int walk_redirect(struct um_fs *fs, struct walk *w, int layer,
 		if (!next)
 			break;
 		p = UM_PATH(layer, dfd, comp);
-		if (strlen(comp) > 255 || !strcmp(comp, "..") ||
+		if (strlen(comp) > NAME_MAX || !strcmp(comp, "..") ||
 		    !strcmp(comp, ".") || um_path_stat(&p, &st) < 0) {
 			close(dfd);
 			return 0;	/* not in this layer: try the next */
@@ -264,7 +267,7 @@ int um_lookup_name(struct um_fs *fs, struct um_inode *dir, const char *name,
 {
 	struct walk w = { .lk = lk };
 	struct um_real real = um_inode_real(dir);
-	char redirect[4096];
+	_cleanup_free_ char *redirect = NULL;
 	ssize_t rlen = -1;
 	int r;
 
@@ -289,9 +292,14 @@ int um_lookup_name(struct um_fs *fs, struct um_inode *dir, const char *name,
 			lk->metacopy = true;
 		}
 		if (w.nfound && S_ISDIR(lk->st.st_mode) && !w.stop) {
+			redirect = malloc(UM_REDIRECT_MAX + 1);
+			if (!redirect) {
+				r = -ENOMEM;
+				goto fail;
+			}
 			rlen = um_marker_get(real.fd, name, UM_MARK_REDIRECT,
 					     fs->xattr_ns, redirect,
-					     sizeof(redirect) - 1);
+					     UM_REDIRECT_MAX);
 			if (rlen >= 0)
 				redirect[rlen] = '\0';
 		}
@@ -308,7 +316,8 @@ int um_lookup_name(struct um_fs *fs, struct um_inode *dir, const char *name,
 		lk->lowerpath = strdup(redirect + 1);
 	} else {
 		const char *lname = rlen > 0 ? redirect : name;
-		if (rlen > 0 && (strchr(lname, '/') || strlen(lname) > 255))
+		if (rlen > 0 &&
+		    (strchr(lname, '/') || strlen(lname) > NAME_MAX))
 			lname = name;
 		for (int i = 0; i < dir->nlowers && !w.stop; i++) {
 			r = probe(fs, &w, dir->lowers[i].layer,

@@ -8,6 +8,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
@@ -214,7 +215,7 @@ static void um_op_readlink(fuse_req_t req, fuse_ino_t ino)
 {
 	struct um_fs *fs = FS(req);
 	int fd = um_inode_path(fs, um_inode_of(fs, ino), NULL);
-	char *buf = malloc(4097);
+	char *buf = malloc(PATH_MAX + 1);
 	ssize_t n;
 
 	if (fd < 0 || !buf) {
@@ -224,9 +225,9 @@ static void um_op_readlink(fuse_req_t req, fuse_ino_t ino)
 		free(buf);
 		return;
 	}
-	n = readlinkat(fd, "", buf, 4097);
+	n = readlinkat(fd, "", buf, PATH_MAX + 1);
 	close(fd);
-	if (n < 0 || n > 4096) {
+	if (n < 0 || n > PATH_MAX) {
 		fuse_reply_err(req, n < 0 ? errno : ENAMETOOLONG);
 	} else {
 		buf[n] = '\0';

@@ -681,11 +681,11 @@ static int apply_option(struct um_config *cfg, const char *name,
 			cfg->no_fsync = true;	/* volatile: no syncs at all */
 		return 0;
 	case OPT_XATTR_PERMS:
-		if (!parse_uint(value, &num) || num > 2)
+		if (!parse_uint(value, &num) || num > UM_XATTR_PERMS_CONTAINERS)
 			return um_errorf(err, errlen,
 					 "bad value for xattr_permissions=: '%s' (0, 1 or 2)",
 					 value);
-		cfg->xattr_permissions = num;
+		cfg->xattr_permissions = (enum um_xattr_perms)num;
 		return 0;
 	case OPT_IDMAP:
 		if (um_idmap_parse(name[0] == 'u' ? &cfg->uidmap : &cfg->gidmap,
