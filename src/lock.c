@@ -58,7 +58,8 @@ static pid_t holder_pid(int fd)
 		fclose(f);
 		return 0;
 	}
-	/* "1: FLOCK  ADVISORY  WRITE 1234 08:01:5678 0 EOF"; waiters say "->" */
+	/* "1: FLOCK  ADVISORY  WRITE 1234 08:01:5678 0 EOF"; waiters say "->"
+	 */
 	while (!found && getline(&line, &cap, f) >= 0) {
 		char type[16], mode[16];
 		unsigned int maj, min;
@@ -153,8 +154,8 @@ static int refuse(const struct um_config *cfg, const char *what,
 			  "%s %s is in use by another unionmount (pid %d)",
 			  what, path, (int)pid);
 	else
-		um_errorf(err, errlen, "%s %s is in use by another mount",
-			  what, path);
+		um_errorf(err, errlen, "%s %s is in use by another mount", what,
+			  path);
 	free(mnt);
 	return -EBUSY;
 }
@@ -196,9 +197,9 @@ static int lock_dir(const struct um_config *cfg, const char *what,
 
 /*
  * Write the record, 0600: nothing in the work directory is for other users
- * (who may reach it, if its mode lets them).  It only serves the message that refuses a second
- * mount, which without it names the pid alone: a failure (a full disk) is
- * no reason to refuse this mount, so it is not reported.
+ * (who may reach it, if its mode lets them).  It only serves the message that
+ * refuses a second mount, which without it names the pid alone: a failure (a
+ * full disk) is no reason to refuse this mount, so it is not reported.
  */
 static void write_record(int dirfd, const char *mountpoint)
 {
@@ -229,8 +230,8 @@ int um_lock_take(struct um_lock *lk, const struct um_config *cfg, char *err,
 		      errlen);
 	if (rc < 0)
 		return rc;
-	rc = lock_dir(cfg, "upper directory", cfg->upper, &lk->upper_fd,
-		      false, err, errlen);
+	rc = lock_dir(cfg, "upper directory", cfg->upper, &lk->upper_fd, false,
+		      err, errlen);
 	if (rc < 0) {
 		um_lock_release(lk);
 		return rc;

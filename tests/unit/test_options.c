@@ -855,9 +855,9 @@ static void test_cmdline_errors(void)
 	EXPECT_STR(cfg.fuse_opts, "allow_root");
 	EXPECT_INT(cmdline(&cfg, "-o", "owner_only", "/l", "/m", NULL), 0);
 	EXPECT(cfg.owner_only && !cfg.allow_other);
-	EXPECT_INT(cmdline(&cfg, "-o", "owner_only,allow_other", "/l", "/m",
-			   NULL),
-		   -1);
+	EXPECT_INT(
+		cmdline(&cfg, "-o", "owner_only,allow_other", "/l", "/m", NULL),
+		-1);
 	EXPECT_STR(err, "owner_only excludes allow_other");
 	EXPECT_INT(cmdline(&cfg, "-o", "allow_root", "/l", "/m", "-o",
 			   "owner_only", NULL),
@@ -969,7 +969,8 @@ static void test_usage(const char *man)
 			failures++;
 		}
 		if (page && !has_word(page, word)) {
-			fprintf(stderr, "  option %s is not in %s\n", name, man);
+			fprintf(stderr, "  option %s is not in %s\n", name,
+				man);
 			failures++;
 		}
 	}
