@@ -23,6 +23,7 @@ int cmd_export(int argc, char **argv);
 int cmd_import(int argc, char **argv);
 int cmd_commit(int argc, char **argv);
 int cmd_squash(int argc, char **argv);
+int cmd_image(int argc, char **argv);
 
 /* The usage line of a command, for --help and errors. */
 const char *layer_cmd_usage(const char *name);
