@@ -131,6 +131,29 @@ static int copy_xattrs(const struct um_path *src, const struct um_path *dst)
 	return 0;
 }
 
+#define CAPS_XATTR "security.capability"
+
+/* A file capability, kept across a change that clears it (caps_get/set). */
+struct caps {
+	char val[64];	/* a VFS_CAP_REVISION_3 value is 24 bytes */
+	size_t len;	/* 0: none */
+};
+
+static int caps_get(const struct um_path *p, struct caps *c)
+{
+	ssize_t n = um_path_getxattr(p, CAPS_XATTR, c->val, sizeof(c->val));
+
+	c->len = n < 0 ? 0 : (size_t)n;
+	if (n < 0)
+		return n == -ENODATA || n == -ENOTSUP ? 0 : (int)n;
+	return 0;
+}
+
+static int caps_set(const struct um_path *p, const struct caps *c)
+{
+	return c->len ? um_path_setxattr(p, CAPS_XATTR, c->val, c->len, 0) : 0;
+}
+
 /*
  * A file capability again: a change of owner (copy_owner) removes it, as
  * on any local file system, but the copy must keep it (kernel overlayfs
@@ -138,13 +161,10 @@ static int copy_xattrs(const struct um_path *src, const struct um_path *dst)
  */
 static int copy_caps(const struct um_path *src, const struct um_path *dst)
 {
-	static const char name[] = "security.capability";
-	char val[64];	/* a VFS_CAP_REVISION_3 value is 24 bytes */
-	ssize_t n = um_path_getxattr(src, name, val, sizeof(val));
+	struct caps c;
+	int r = caps_get(src, &c);
 
-	if (n < 0)
-		return n == -ENODATA || n == -ENOTSUP ? 0 : (int)n;
-	return um_path_setxattr(dst, name, val, n, 0);
+	return r < 0 ? r : caps_set(dst, &c);
 }
 
 /*
@@ -418,6 +438,7 @@ static int copyup_data(struct um_fs *fs, struct um_inode *inode, bool nodata)
 	_cleanup_close_ int up = um_inode_path_locked(inode);
 	_cleanup_close_ int data = -1, in = -1, out = -1;
 	struct um_path obj = UM_PATH(0, up, "");
+	struct caps caps;
 	struct stat st;
 	int r = 0;
 
@@ -445,7 +466,17 @@ static int copyup_data(struct um_fs *fs, struct um_inode *inode, bool nodata)
 		in = um_reopen(data, O_RDONLY);
 		if (in < 0)
 			return -errno;
+		/*
+		 * Writing the data clears the file capability, as any write
+		 * does, but filling in a metacopy changes nothing: put it
+		 * back, as the kernel's ovl_copy_up_meta_inode_data() does.
+		 */
+		r = caps_get(&obj, &caps);
+		if (r < 0)
+			return r;
 		r = copy_data(in, out, st.st_size, fs->fsync);
+		if (!r)
+			r = caps_set(&obj, &caps);
 		if (!r && fs->fsync && fdatasync(out) < 0)
 			r = -errno;
 		if (r < 0)
