@@ -6,14 +6,15 @@ CAP_FSETID and by root.  The same rules as a local file system, whether
 the kernel clears them (libfuse 3.14) or unionmount does (KILLPRIV_V2 with
 libfuse 3.18); UM_TEST_IMPL=kernel checks the expectations."""
 
+import errno
 import os
 import stat
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from stress_helpers import explicit_argv, fork_call
-from umtest import KERNEL, Union, case, eq, eq_mode, main, mkdir, mkfile, \
-    read, run_cli, setx
+from umtest import KERNEL, Union, case, check, eq, eq_mode, main, mkdir, \
+    mkfile, read, run_cli, setx
 
 def _killpriv_v2():
     """Does unionmount clear them itself (a libfuse 3.17+ build as root)?"""
@@ -143,10 +144,9 @@ def open_trunc_by_root_keeps_setid():
     check_change(_open_trunc, 0, 0, 'upper')
 
 
-@case
-def chown_by_root_clears_setid_and_caps():
+def check_chown_by_root(where):
     with Union(lowers=1) as u:
-        files(u, 'upper')
+        files(u, where)
         mount(u)
         for name in AFTER_OTHER:
             p = u.m('d/' + name)
@@ -162,6 +162,15 @@ def chown_by_root_clears_setid_and_caps():
 
 
 @case
+def chown_by_root_clears_setid_and_caps():
+    check_chown_by_root('upper')
+    # The copy-up before the chown keeps the capability, which the
+    # kernel's killpriv then removes through the mount: it was lost in
+    # the copy-up and that removal failed the chown with ENODATA.
+    check_chown_by_root('lower')
+
+
+@case
 def copy_up_keeps_caps():
     with Union(lowers=1) as u:
         mkfile(u.l(1, 'f'), b'data', mode=0o755, uid=UB, gid=GB)
@@ -172,6 +181,65 @@ def copy_up_keeps_caps():
         eq(os.getxattr(u.u('f'), CAP), CAP_VALUE, CAP + ' in the upper')
         st = os.stat(u.u('f'))
         eq((st.st_uid, st.st_gid), (UB, GB), 'owner of the copy')
+
+
+def _cap(p):
+    """The capability of p, or None."""
+    try:
+        return os.getxattr(p, CAP)
+    except OSError as e:
+        if e.errno != errno.ENODATA:
+            raise
+        return None
+
+
+def _metacopy(path):
+    return any(x.endswith('.metacopy') for x in os.listxattr(path))
+
+
+def _open_write(p):
+    os.close(os.open(p, os.O_WRONLY))
+
+
+# (change through the union, capability after it): a metadata change
+# copies up only the metadata and keeps the capability, as a full copy-up
+# does; a chown then clears it as on any file system.
+METACOPY_CHANGES = {
+    'chmod': (lambda p: os.chmod(p, 0o750), True),
+    'touch': (lambda p: os.utime(p, (1, 1)), True),
+    'setxattr': (lambda p: os.setxattr(p, 'user.note', b'n'), True),
+    'chown': (lambda p: os.chown(p, UA, GA), False),
+}
+
+
+@case
+def metacopy_copy_up_keeps_caps():
+    data = b'C' * 100000        # over the 64 KiB a metacopy needs
+    opts = {'opts': ('metacopy=on',), 'kopts': 'redirect_dir=on,metacopy=on'}
+    with Union(lowers=1) as u:
+        for name in METACOPY_CHANGES:
+            mkfile(u.l(1, name), data, mode=0o755, uid=UB, gid=GB)
+            setx(u.l(1, name), CAP, CAP_VALUE)
+        u.mount(**opts)
+        for name, (change, kept) in METACOPY_CHANGES.items():
+            change(u.m(name))
+            check(_metacopy(u.u(name)), name + ': a metacopy in the upper')
+            want = CAP_VALUE if kept else None
+            eq(_cap(u.m(name)), want, '%s after %s' % (CAP, name))
+            eq(_cap(u.u(name)), want,
+               '%s in the upper after %s' % (CAP, name))
+            # Filling in the data (an open for writing) is no change of
+            # the file either: the capability stays.
+            _open_write(u.m(name))
+            check(not _metacopy(u.u(name)), name + ': data copied up')
+            eq(_cap(u.u(name)), want, '%s in the upper after %s and the '
+               'data copy-up' % (CAP, name))
+            eq(read(u.m(name)), data, name + ': data')
+        u.remount(**opts)
+        for name, (change, kept) in METACOPY_CHANGES.items():
+            eq(_cap(u.m(name)), CAP_VALUE if kept else None,
+               '%s after %s and remount' % (CAP, name))
+            eq(read(u.m(name)), data, name + ': data after remount')
 
 
 if __name__ == '__main__':
