@@ -296,7 +296,10 @@ def bad_input_refused():
                 (['image', '-o', out, gznotar], 'gzip, not a tar'),
                 (['image', '-o', out, '--config', badcfg, a], 'bad json'),
                 (['image', '-o', out, '--config', arr, a], 'json array'),
-                (['image', '-o', full, a], 'not empty, not a layout')):
+                (['image', '-o', full, a], 'not empty, not a layout'),
+                (['image', '-o', join(full, 'oci'), full],
+                 'output inside a layer'),
+                (['image', '-o', full, full], 'output is a layer')):
             refused(args, what)
         rc, _o, err = run(['image', '-o', out, a],
                           env={'SOURCE_DATE_EPOCH': 'yesterday'})
