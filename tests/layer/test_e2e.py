@@ -651,7 +651,7 @@ def main():
         os.makedirs(d)
     T = os.path.realpath(tempfile.mkdtemp(prefix='umlayer.',
                                           dir=umtest.TMPBASE))
-    failed = 0
+    sys.stdout.flush()
     pid = os.fork()
     if pid == 0:
         # the child does the work in a private mount namespace
@@ -669,7 +669,11 @@ def main():
     _, status = os.waitpid(pid, 0)
     failed = os.waitstatus_to_exitcode(status)
     for d in created:
-        shutil.rmtree(d, ignore_errors=True)
+        # only if still empty: another run may be using it now
+        try:
+            os.rmdir(d)
+        except OSError:
+            pass
     if os.environ.get('UM_TEST_KEEP') == '1':
         print('# kept %s' % T)
     else:

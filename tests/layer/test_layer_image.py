@@ -22,7 +22,7 @@ import tarfile
 
 import layertest
 from layertest import ok, refused, run
-from umtest import (Fail, case, eq, join, main, mkdir, mkfile, Union,
+from umtest import (case, eq, join, main, mkdir, mkfile, Union,
                     whiteout)
 
 ARCH = {'x86_64': 'amd64', 'aarch64': 'arm64', 'i686': '386',
