@@ -16,6 +16,8 @@ struct um_file {
 	int fd;
 	int oldfd;		/* the lower fd replaced after copy-up */
 	bool upper;		/* fd is on the upper object */
+	int backing_id;		/* reads and writes pass through to this
+				 * backing file (immutable), or 0 */
 };
 
 /* Real open flags for flags the kernel passed. */
@@ -46,5 +48,22 @@ int um_file_cached_write_begin(struct um_file *f, int fd,
 			       struct timespec *mtime);
 int um_file_cached_write_end(struct um_file *f, int fd,
 			     const struct timespec *mtime);
+
+/*
+ * Passthrough.  After opening, decide how the kernel does f's reads and
+ * writes: straight on a backing file (returns its id, > 0) or through us
+ * and its page cache (returns 0).  register_fd(ctx, fd) registers a
+ * backing file with the kernel and returns its id, or 0 if refused.
+ */
+int um_file_io_open(struct um_fs *fs, struct um_file *f,
+		    int (*register_fd)(void *ctx, int fd), void *ctx);
+/*
+ * An open with O_TRUNC by a writer without CAP_FSETID (KILLPRIV_V2):
+ * clear set-ID bits and capabilities as the layer's file system does for
+ * such a writer.  0 or -errno.
+ */
+int um_file_kill_priv(struct um_file *f);
+/* Undo um_file_io_open() at release: the backing id to unregister, or 0. */
+int um_file_io_release(struct um_file *f);
 
 #endif

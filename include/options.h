@@ -97,6 +97,12 @@ struct um_config {
 	bool noacl;		/* no POSIX ACL support */
 	/* squash_to_root / squash_to_uid= / squash_to_gid=; -1: not set. */
 	long long squash_uid, squash_gid;
+	/*
+	 * io_uring=, passthrough=: 1 asked for (a line on stderr if it cannot
+	 * be had), 0 off, -1 auto (the default: on where available).
+	 */
+	int io_uring;
+	int passthrough;
 };
 
 /* Zero the struct and set the defaults (default_permissions on, timeout 86400). */

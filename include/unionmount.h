@@ -103,6 +103,14 @@ struct um_inode {
 				 * the lower file of the same name (atomic
 				 * reads outside the lock) */
 	unsigned nopen;		/* open files: keep it reachable on unlink */
+	/*
+	 * FUSE passthrough (file.c): the kernel lets an inode's open files
+	 * either all pass through to one backing file or all use its page
+	 * cache, so both kinds are counted; backing_id is the registered
+	 * backing file while npassthrough > 0, else 0.
+	 */
+	unsigned npassthrough, ncached;
+	int backing_id;
 	bool no_caps;		/* known to have no security.capability: the
 				 * kernel asks before every write (atomic,
 				 * without the lock) */
@@ -164,6 +172,8 @@ struct um_fs {
 	bool writeback;		/* the kernel caches writes (it may read
 				 * pages of a file opened write-only) */
 	bool no_opendir;	/* the kernel may read directories unopened */
+	bool passthrough;	/* open files may pass through to the real
+				 * file (FUSE passthrough, root only) */
 	atomic_ulong tmpseq;	/* names of temporary files in workdir */
 
 	pthread_mutex_t table_lock;

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "attr.h"
+#include "caps.h"
 #include "copyup.h"
 #include "inode.h"
 #include "lookup.h"
@@ -212,8 +213,17 @@ static int set_attr(struct um_fs *fs, struct um_inode *inode,
 	if (valid & UM_SET_SIZE) {
 		if (!S_ISREG(inode->type))
 			return S_ISDIR(inode->type) ? -EISDIR : -EINVAL;
+		struct um_fsetid fsetid;
+
+		if (valid & UM_SET_KILL_SUIDGID) {
+			r = um_fsetid_drop(&fsetid);
+			if (r < 0)
+				return r;
+		}
 		r = fd >= 0 ? (ftruncate(fd, attr->st_size) < 0 ? -errno : 0)
 			    : um_path_truncate(&obj, attr->st_size);
+		if (valid & UM_SET_KILL_SUIDGID)
+			um_fsetid_restore(&fsetid);
 		if (r < 0)
 			return r;
 	}

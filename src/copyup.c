@@ -132,6 +132,22 @@ static int copy_xattrs(const struct um_path *src, const struct um_path *dst)
 }
 
 /*
+ * A file capability again: a change of owner (copy_owner) removes it, as
+ * on any local file system, but the copy must keep it (kernel overlayfs
+ * does).
+ */
+static int copy_caps(const struct um_path *src, const struct um_path *dst)
+{
+	static const char name[] = "security.capability";
+	char val[64];	/* a VFS_CAP_REVISION_3 value is 24 bytes */
+	ssize_t n = um_path_getxattr(src, name, val, sizeof(val));
+
+	if (n < 0)
+		return n == -ENODATA || n == -ENOTSUP ? 0 : (int)n;
+	return um_path_setxattr(dst, name, val, n, 0);
+}
+
+/*
  * The copy tmp in the work dir gets the owner of the original st, or
  * where we may not give it away, an override that says who it is (unless
  * the original carried one, copied with its xattrs).
@@ -256,6 +272,8 @@ static int build_copy(struct copyup *c)
 		r = copy_xattrs(&c->src, &dst);
 	if (!r)
 		r = copy_owner(fs, tmp, st);
+	if (!r && S_ISREG(st->st_mode))
+		r = copy_caps(&c->src, &dst);
 	if (!r && !S_ISLNK(st->st_mode) &&
 	    fchmodat(fs->workfd, tmp, st->st_mode & 07777, 0) < 0)
 		r = -errno;

@@ -52,6 +52,8 @@ void um_config_init(struct um_config *cfg)
 	cfg->writeback = 1;
 	cfg->squash_uid = -1;
 	cfg->squash_gid = -1;
+	cfg->io_uring = -1;
+	cfg->passthrough = -1;
 }
 
 void um_strv_free(char **v)
@@ -244,6 +246,7 @@ enum opt_kind {
 	OPT_XATTR_PERMS,
 	OPT_METACOPY,
 	OPT_REDIRECT_DIR,
+	OPT_TRANSPORT, /* io_uring, passthrough: 0, 1 or auto */
 	OPT_FLAG,	/* static_nlink, noacl, volatile */
 	OPT_FUSE,     /* handed to fuse_session_new() as it is */
 	OPT_FUSE_NUM, /* the same, the value an unsigned number */
@@ -312,9 +315,15 @@ static const struct opt_desc opt_table[] = {
 	 "kernel cache time of names and attributes (86400)"},
 	{"writeback", OPT_WRITEBACK, ARG_ANY, GRP_SPEED, "writeback=0|1",
 	 "kernel writeback cache for writes (1)"},
+	{"io_uring", OPT_TRANSPORT, ARG_ANY, GRP_SPEED, "io_uring=0|1|auto",
+	 "FUSE over io_uring where the kernel offers it (auto)"},
+	{"passthrough", OPT_TRANSPORT, ARG_ANY, GRP_SPEED,
+	 "passthrough=0|1|auto",
+	 "reads and writes straight to the layer's file (auto: as root)"},
 	{"fsync", OPT_FSYNC, ARG_ANY, GRP_SPEED, "fsync=0|1",
 	 "flush copy-ups to disk before they appear (1)"},
-	{"volatile", OPT_FLAG, ARG_NONE, GRP_SPEED, NULL, "the same as fsync=0"},
+	{"volatile", OPT_FLAG, ARG_NONE, GRP_SPEED, NULL,
+	 "the same as fsync=0"},
 	{"max_threads", OPT_MAX_THREADS, ARG_NEEDED, GRP_SPEED, "max_threads=N",
 	 "most threads serving requests (64)"},
 	{"max_idle_threads", OPT_MAX_IDLE_THREADS, ARG_NEEDED, GRP_SPEED,
@@ -340,15 +349,16 @@ static const struct opt_desc opt_table[] = {
 	{"no_default_permissions", OPT_NO_DEFAULT_PERMISSIONS, ARG_NONE,
 	 GRP_OWNERS, NULL, "no permission checks by the kernel"},
 	{"uidmapping", OPT_IDMAP, ARG_NEEDED, GRP_OWNERS,
-	 "uidmapping=C:H:N[:...]", "show stored uids H.. as C.. (fuse-overlayfs)"},
+	 "uidmapping=C:H:N[:...]",
+	 "show stored uids H.. as C.. (fuse-overlayfs)"},
 	{"gidmapping", OPT_IDMAP, ARG_NEEDED, GRP_OWNERS,
 	 "gidmapping=C:H:N[:...]", "the same for group ids"},
 	{"squash_to_root", OPT_SQUASH, ARG_NONE, GRP_OWNERS, NULL,
 	 "show every object as owned by root"},
-	{"squash_to_uid", OPT_SQUASH, ARG_NEEDED, GRP_OWNERS, "squash_to_uid=ID",
-	 "show every object as owned by user ID"},
-	{"squash_to_gid", OPT_SQUASH, ARG_NEEDED, GRP_OWNERS, "squash_to_gid=ID",
-	 "show every object as owned by group ID"},
+	{"squash_to_uid", OPT_SQUASH, ARG_NEEDED, GRP_OWNERS,
+	 "squash_to_uid=ID", "show every object as owned by user ID"},
+	{"squash_to_gid", OPT_SQUASH, ARG_NEEDED, GRP_OWNERS,
+	 "squash_to_gid=ID", "show every object as owned by group ID"},
 	{"xattr_permissions", OPT_XATTR_PERMS, ARG_NEEDED, GRP_OWNERS,
 	 "xattr_permissions=0|1|2",
 	 "keep owners and modes in fuse-overlayfs' xattr (0)"},
@@ -426,8 +436,8 @@ static const struct opt_desc opt_table[] = {
 	 "fuse-overlayfs tuning: no effect"},
 	{"fast_ino", OPT_NOEFFECT, ARG_ANY, GRP_COMPAT, "fast_ino=N", NULL},
 	{"noxattrs", OPT_NOEFFECT, ARG_ANY, GRP_COMPAT, "noxattrs=N", NULL},
-	{"context", OPT_NOEFFECT, ARG_ANY, GRP_COMPAT, "context=",
-	 "SELinux labels: no effect"},
+	{"context", OPT_NOEFFECT, ARG_ANY, GRP_COMPAT,
+	 "context=", "SELinux labels: no effect"},
 	{"fscontext", OPT_NOEFFECT, ARG_ANY, GRP_COMPAT, "fscontext=", NULL},
 	{"defcontext", OPT_NOEFFECT, ARG_ANY, GRP_COMPAT, "defcontext=", NULL},
 	{"rootcontext", OPT_NOEFFECT, ARG_ANY, GRP_COMPAT, "rootcontext=",
@@ -436,8 +446,7 @@ static const struct opt_desc opt_table[] = {
 	 "kernel overlayfs options: no effect"},
 	{"xino", OPT_NOEFFECT, ARG_ANY, GRP_COMPAT, "xino=", NULL},
 	{"userxattr", OPT_NOEFFECT, ARG_ANY, GRP_COMPAT, NULL, NULL},
-	{"nfs_export", OPT_NOEFFECT, ARG_ANY, GRP_COMPAT, "nfs_export=",
-	 NULL},
+	{"nfs_export", OPT_NOEFFECT, ARG_ANY, GRP_COMPAT, "nfs_export=", NULL},
 };
 
 #define OPT_COUNT (sizeof(opt_table) / sizeof(opt_table[0]))
@@ -573,8 +582,8 @@ static int apply_option(struct um_config *cfg, const char *name,
 
 	d = opt_find(name);
 	if (!d)
-		return um_errorf(err, errlen, "unknown option '%s' (see --help)",
-				 name);
+		return um_errorf(err, errlen,
+				 "unknown option '%s' (see --help)", name);
 	if (d->arg == ARG_NONE && value)
 		return um_errorf(err, errlen, "option '%s' takes no value",
 				 name);
@@ -742,6 +751,26 @@ static int apply_option(struct um_config *cfg, const char *name,
 		return um_errorf(err, errlen,
 				 "bad value for redirect_dir=: '%s' (on, follow, nofollow or off)",
 				 value);
+	}
+	case OPT_TRANSPORT: {
+		/* "name" alone asks for it; "auto" is the default */
+		int on;
+
+		if (!value || !strcmp(value, "1"))
+			on = 1;
+		else if (!strcmp(value, "0"))
+			on = 0;
+		else if (!strcmp(value, "auto"))
+			on = -1;
+		else
+			return um_errorf(err, errlen,
+					 "bad value for %s=: '%s' (0, 1 or auto)",
+					 name, value);
+		if (!strcmp(name, "io_uring"))
+			cfg->io_uring = on;
+		else
+			cfg->passthrough = on;
+		return 0;
 	}
 	case OPT_NOEFFECT:
 		if (list_add_once(&cfg->noeffect, name) < 0)

@@ -403,6 +403,29 @@ static void test_redirect_dir(void)
 	um_config_release(&cfg);
 }
 
+static void test_transport(void)
+{
+	struct um_config cfg;
+
+	um_config_init(&cfg);
+	EXPECT_INT(cfg.io_uring, -1);
+	EXPECT_INT(cfg.passthrough, -1);
+	EXPECT_INT(opts(&cfg, "io_uring,passthrough=0"), 0);
+	EXPECT_INT(cfg.io_uring, 1);
+	EXPECT_INT(cfg.passthrough, 0);
+	EXPECT_INT(opts(&cfg, "io_uring=0,passthrough=1"), 0);
+	EXPECT_INT(cfg.io_uring, 0);
+	EXPECT_INT(cfg.passthrough, 1);
+	EXPECT_INT(opts(&cfg, "io_uring=auto,passthrough"), 0);
+	EXPECT_INT(cfg.io_uring, -1);
+	EXPECT_INT(cfg.passthrough, 1);
+	EXPECT_INT(opts(&cfg, "io_uring=yes"), -1);
+	EXPECT_STR(err, "bad value for io_uring=: 'yes' (0, 1 or auto)");
+	EXPECT_INT(opts(&cfg, "passthrough=2"), -1);
+	EXPECT_STR(err, "bad value for passthrough=: '2' (0, 1 or auto)");
+	um_config_release(&cfg);
+}
+
 static void test_timeout(void)
 {
 	static const char *const bad[] = {
@@ -832,9 +855,9 @@ static void test_cmdline_errors(void)
 	EXPECT_STR(cfg.fuse_opts, "allow_root");
 	EXPECT_INT(cmdline(&cfg, "-o", "owner_only", "/l", "/m", NULL), 0);
 	EXPECT(cfg.owner_only && !cfg.allow_other);
-	EXPECT_INT(cmdline(&cfg, "-o", "owner_only,allow_other", "/l", "/m",
-			   NULL),
-		   -1);
+	EXPECT_INT(
+		cmdline(&cfg, "-o", "owner_only,allow_other", "/l", "/m", NULL),
+		-1);
 	EXPECT_STR(err, "owner_only excludes allow_other");
 	EXPECT_INT(cmdline(&cfg, "-o", "allow_root", "/l", "/m", "-o",
 			   "owner_only", NULL),
@@ -946,7 +969,8 @@ static void test_usage(const char *man)
 			failures++;
 		}
 		if (page && !has_word(page, word)) {
-			fprintf(stderr, "  option %s is not in %s\n", name, man);
+			fprintf(stderr, "  option %s is not in %s\n", name,
+				man);
 			failures++;
 		}
 	}
@@ -977,6 +1001,7 @@ int main(int argc, char **argv)
 	test_whiteout();
 	test_metacopy();
 	test_redirect_dir();
+	test_transport();
 	test_timeout();
 	test_fuse_options();
 	test_ignored();
