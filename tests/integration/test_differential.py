@@ -179,7 +179,14 @@ class UnionMount:
                 self.proc = subprocess.Popen(self._command(), stdout=log, stderr=log)
             wait_mounted(self.mnt, self.proc)
             return
-        rc, out = _run(self._command())
+        # The daemon of the previous mount may still be exiting, holding
+        # the lock on the upper and work directories: try again a while.
+        for _ in range(100):
+            rc, out = _run(self._command())
+            if rc == 0 or "in use by" not in out and \
+                    "already a unionmount mount" not in out:
+                break
+            time.sleep(0.1)
         if rc != 0:
             raise RuntimeError("unionmount exited %d: %s" % (rc, out))
         wait_mounted(self.mnt)
