@@ -107,9 +107,10 @@ def _run(cmd):
 
 
 def _unmount_retrying(cmd):
-    """Run an unmount command; while the mount is busy (a process of
-    another test passing through it, say), try again for up to 5 s."""
-    for _ in range(50):
+    """Run an unmount command; while the mount is busy, try again for up
+    to 30 s: another program may hold it for a while (stress-ng's io
+    stressor opens every mount point to syncfs() it)."""
+    for _ in range(300):
         rc, out = _run(cmd)
         if rc == 0 or "busy" not in out:
             break
