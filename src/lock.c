@@ -30,12 +30,22 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "lock.h"
 
 #define RECORD_TMP UM_LOCK_RECORD ".new"
 #define RECORD_MAX 65536
+/*
+ * How long to wait for a lock whose holder is not mounted, in steps of
+ * 50 ms: 20 s for a work directory whose holder's record says where it
+ * mounts (a busy machine may take that long to end a daemon), 5 s for an
+ * upper layer, whose holder cannot be told from a live mount elsewhere.
+ */
+#define LOCK_WAIT_STEPS_RECORD 400
+#define LOCK_WAIT_STEPS 100
+#define LOCK_WAIT_STEP_NS 50000000L
 
 void um_lock_init(struct um_lock *lk)
 {
@@ -117,6 +127,96 @@ static pid_t read_record(int dirfd, char **mnt)
 	return (pid_t)pid;
 }
 
+/* path as /proc/self/mountinfo writes it: ' ', '\t', '\n', '\\' octal. */
+static char *mountinfo_escape(const char *path)
+{
+	char *out = malloc(4 * strlen(path) + 1);
+	char *q = out;
+
+	if (!out)
+		return NULL;
+	for (const char *p = path; *p; p++) {
+		if (strchr(" \t\n\\", *p))
+			q += sprintf(q, "\\%03o", (unsigned char)*p);
+		else
+			*q++ = *p;
+	}
+	*q = '\0';
+	return out;
+}
+
+/* Is a union mounted on path in our mount namespace? */
+static bool union_mounted_on(const char *path)
+{
+	char *want = mountinfo_escape(path);
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+	char *line = NULL;
+	size_t cap = 0;
+	bool found = false;
+
+	/* "36 35 98:0 / /mnt rw,noatime - fuse.unionmount src rw,..." */
+	while (want && f && !found && getline(&line, &cap, f) >= 0) {
+		char *save = NULL, *tok, *mnt = NULL;
+		bool sep = false;
+		int i = 0;
+
+		for (tok = strtok_r(line, " \n", &save); tok;
+		     tok = strtok_r(NULL, " \n", &save), i++) {
+			if (i == 4)
+				mnt = tok;
+			else if (sep)
+				break;
+			else if (i > 4 && !strcmp(tok, "-"))
+				sep = true;
+		}
+		found = tok && mnt && !strcmp(tok, "fuse.unionmount") &&
+			!strcmp(mnt, want);
+	}
+	free(line);
+	if (f)
+		fclose(f);
+	free(want);
+	return found;
+}
+
+/*
+ * Is the holder of the work directory at fd a live mount, rather than one
+ * that is starting or going away?  Its record names its mount point.
+ */
+static bool holder_mounted(int fd)
+{
+	char *mnt = NULL;
+	bool yes = read_record(fd, &mnt) && mnt && union_mounted_on(mnt);
+
+	free(mnt);
+	return yes;
+}
+
+/*
+ * The lock at fd is taken: wait for it while the holder is not a live
+ * mount.  A union that was just unmounted ends its threads before it lets
+ * the lock go, and the command that unmounted it has returned by then: a
+ * mount right after must wait for that, not fail.  A holder in another
+ * mount namespace cannot be seen mounted, so waiting is bounded.
+ * Returns 0 with the lock taken, -EWOULDBLOCK if it stayed taken.
+ */
+static int wait_for_lock(int fd, bool record)
+{
+	struct timespec step = {.tv_nsec = LOCK_WAIT_STEP_NS};
+	int steps = record ? LOCK_WAIT_STEPS_RECORD : LOCK_WAIT_STEPS;
+
+	for (int i = 0; i < steps; i++) {
+		if (record && holder_mounted(fd))
+			return -EWOULDBLOCK;
+		nanosleep(&step, NULL);
+		if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+			return 0;
+		if (errno != EWOULDBLOCK)
+			return -errno;
+	}
+	return -EWOULDBLOCK;
+}
+
 /*
  * The one line that refuses a mount because the directory path (what
  * names it: "workdir", "upper directory"), open at fd, is locked.
@@ -139,7 +239,7 @@ static int refuse(const struct um_config *cfg, const char *what,
 		free(mnt);
 		mnt = NULL;
 	}
-	if (mnt && !strcmp(mnt, cfg->mountpoint))
+	if (mnt && !strcmp(mnt, cfg->mountpoint) && union_mounted_on(mnt))
 		um_errorf(err, errlen,
 			  "%s is already a unionmount mount of upper "
 			  "directory %s (pid %d)",
@@ -178,11 +278,14 @@ static int lock_dir(const struct um_config *cfg, const char *what,
 			  strerror(errno));
 		return rc;
 	}
-	if (flock(fd, LOCK_EX | LOCK_NB) == 0) {
+	rc = flock(fd, LOCK_EX | LOCK_NB) == 0 ? 0 : -errno;
+	if (rc == -EWOULDBLOCK)
+		rc = wait_for_lock(fd, record);
+	if (rc == 0) {
 		*fdp = fd;
 		return 0;
 	}
-	if (errno == EWOULDBLOCK) {
+	if (rc == -EWOULDBLOCK) {
 		rc = refuse(cfg, what, path, fd, record, err, errlen);
 		close(fd);
 		return rc;
@@ -190,7 +293,7 @@ static int lock_dir(const struct um_config *cfg, const char *what,
 	fprintf(stderr,
 		"unionmount: warning: cannot lock %s %s (%s): a second mount "
 		"of it would not be refused\n",
-		what, path, strerror(errno));
+		what, path, strerror(-rc));
 	close(fd);
 	return 0;
 }

@@ -165,6 +165,23 @@ def lock_freed_by_sigkill():
 
 
 @case(**UM)
+def remount_right_after_unmount():
+    """fusermount3 -u returns before the daemon has ended its threads and
+    let the lock go: a mount right after it waits for that, and works."""
+    with Union(lowers=1) as u:
+        mkfile(u.l(1, 'a'), b'A')
+        args = u.default_argv()
+        u.snap = None
+        for i in range(8):
+            rc, _o, err = run_cli(args)
+            eq(rc, 0, 'mount number %d: %s' % (i + 1, err))
+            write(u.m('f%d' % i), b'x' * 100000)
+            rc, _o, err = run_logged(['fusermount3', '-u', u.m()])
+            eq(rc, 0, 'fusermount3 -u number %d: %s' % (i + 1, err))
+        eq(listing(u.u()), ['f%d' % i for i in range(8)], 'upper listing')
+
+
+@case(**UM)
 def double_start_on_the_same_mount_point_refused():
     with Union(lowers=1) as u:
         mkfile(u.l(1, 'a'), b'A')
@@ -200,8 +217,9 @@ def mounting_over_other_file_systems_allowed():
         rc, _o, err = run_cli([lower2, link])
         eq(rc, 0, 'read-only union on the mount point: ' + err)
         try:
+            below = _count(u.m())
             u.mount()
-            _wait_fuse_mount(u.m(), 2)
+            _wait_fuse_mount(u.m(), below + 1)
             eq(listing(u.m()), ['a'], 'union over another union')
             u.umount()
             eq(listing(u.m()), ['o'], 'the union below')
@@ -215,7 +233,9 @@ def mounting_over_other_file_systems_allowed():
 
 def _wait_fuse_mount(mnt, n):
     """After Union.mount() on a mount point that was mounted already (it
-    only waits for a mount there): wait for the n-th mount, a union."""
+    only waits for a mount there): wait for the n-th mount, a union.  (A
+    tmpfs below that a busy machine did not let go at once may still be
+    there: n counts from what was there before.)"""
     deadline = time.monotonic() + MOUNT_TIMEOUT
     while not (_count(mnt) == n and mount_entry(mnt)[1] == 'fuse.unionmount'):
         if time.monotonic() > deadline:
