@@ -132,6 +132,22 @@ static int copy_xattrs(const struct um_path *src, const struct um_path *dst)
 }
 
 /*
+ * A file capability again: a change of owner (copy_owner) removes it, as
+ * on any local file system, but the copy must keep it (kernel overlayfs
+ * does).
+ */
+static int copy_caps(const struct um_path *src, const struct um_path *dst)
+{
+	static const char name[] = "security.capability";
+	char val[64];	/* a VFS_CAP_REVISION_3 value is 24 bytes */
+	ssize_t n = um_path_getxattr(src, name, val, sizeof(val));
+
+	if (n < 0)
+		return n == -ENODATA || n == -ENOTSUP ? 0 : (int)n;
+	return um_path_setxattr(dst, name, val, n, 0);
+}
+
+/*
  * The copy tmp in the work dir gets the owner of the original st, or
  * where we may not give it away, an override that says who it is (unless
  * the original carried one, copied with its xattrs).
@@ -256,6 +272,8 @@ static int build_copy(struct copyup *c)
 		r = copy_xattrs(&c->src, &dst);
 	if (!r)
 		r = copy_owner(fs, tmp, st);
+	if (!r && S_ISREG(st->st_mode))
+		r = copy_caps(&c->src, &dst);
 	if (!r && !S_ISLNK(st->st_mode) &&
 	    fchmodat(fs->workfd, tmp, st->st_mode & 07777, 0) < 0)
 		r = -errno;
@@ -305,12 +323,26 @@ static int copyup_orphan(struct copyup *c)
 	return 0;
 }
 
+/*
+ * A copy-up is no change of the parent it lands in: put back the parent's
+ * atime and mtime, as the kernel's ovl_set_timestamps() does, so copying
+ * up the ancestors of a new entry leaves their times alone (the ctime
+ * moves, as in the kernel).  Best effort like there: the copy is in place
+ * and correct either way, only a time would show the copy-up.
+ */
+static void restore_times(int pfd, const struct stat *pst)
+{
+	const struct timespec ts[2] = { pst->st_atim, pst->st_mtim };
+
+	(void)um_path_utimens(&UM_PATH(0, pfd, ""), ts);
+}
+
 static int copyup_one(struct um_fs *fs, struct um_inode *inode,
 		      struct um_inode *parent, int pfd, int flags)
 {
 	_cleanup_close_ int sfd = um_inode_path_locked(inode);
 	struct copyup c = {.fs = fs, .inode = inode, .flags = flags};
-	struct stat nst;
+	struct stat nst, pst;
 	int fd, r;
 
 	if (sfd < 0)
@@ -325,12 +357,18 @@ static int copyup_one(struct um_fs *fs, struct um_inode *inode,
 	r = build_copy(&c);
 	if (r < 0)
 		return r;
+	if (fstat(pfd, &pst) < 0) {
+		r = -errno;
+		um_rmtree_at(fs->workfd, c.tmp);
+		return r;
+	}
 	if (renameat2(fs->workfd, c.tmp, pfd, inode->name, RENAME_NOREPLACE) <
 	    0) {
 		r = -errno;
 		um_rmtree_at(fs->workfd, c.tmp);
 		return r;
 	}
+	restore_times(pfd, &pst);
 	fd = openat(pfd, inode->name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;

@@ -13,6 +13,8 @@
 
 #include <fuse_lowlevel.h>
 
+#include "config.h"
+
 #include "check.h"
 #include "daemon.h"
 #include "fs.h"
@@ -102,6 +104,55 @@ static char *mount_options(const struct um_config *cfg)
 	return opts;
 }
 
+/*
+ * FUSE over io_uring: libfuse 3.18 starts its rings when asked with "-o
+ * io_uring" and the kernel offers it in FUSE_INIT, and otherwise reads
+ * /dev/fuse as before.  The kernel offers it only when the fuse module's
+ * enable_uring parameter is on: when the user asked for io_uring, say in
+ * one line why it will not be used.  Returns the option to pass, or NULL.
+ */
+static const char um_build_features[] = ""
+#ifdef UM_HAVE_IO_URING
+	"io_uring "
+#endif
+#ifdef UM_HAVE_PASSTHROUGH
+	"passthrough "
+#endif
+#ifdef UM_HAVE_KILLPRIV_V2
+	"killpriv_v2 "
+#endif
+	"splice writeback";
+
+static const char *io_uring_option(const struct um_config *cfg)
+{
+#ifndef UM_HAVE_IO_URING
+	if (cfg->io_uring == 1)
+		fprintf(stderr,
+			"unionmount: io_uring needs libfuse 3.18 (built with "
+			"%s): using /dev/fuse\n",
+			UM_FUSE_BUILT_WITH);
+	return NULL;
+#else
+	const char *param = "/sys/module/fuse/parameters/enable_uring";
+	char on = 0;
+	FILE *f;
+
+	if (cfg->io_uring == 0)
+		return NULL;
+	if (cfg->io_uring == 1) {
+		f = fopen(param, "r");
+		if (!f || fscanf(f, " %c", &on) != 1 || on != 'Y')
+			fprintf(stderr,
+				"unionmount: io_uring is off in the kernel (%s "
+				"is %s): using /dev/fuse\n",
+				param, f ? "N" : "missing");
+		if (f)
+			fclose(f);
+	}
+	return "io_uring";
+#endif
+}
+
 int main(int argc, char **argv)
 {
 	struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
@@ -113,6 +164,7 @@ int main(int argc, char **argv)
 	struct um_fs fs;
 	char err[1024];
 	char *opts = NULL;
+	const char *uring;
 	int ret = 1;
 	int rc;
 
@@ -131,6 +183,9 @@ int main(int argc, char **argv)
 	if (cfg.show_version) {
 		printf("unionmount %s (libfuse %s)\n", UM_VERSION,
 		       fuse_pkgversion());
+		/* What this build can use; the kernel decides at mount. */
+		printf("built with libfuse %s: %s\n", UM_FUSE_BUILT_WITH,
+		       um_build_features);
 		um_config_release(&cfg);
 		return 0;
 	}
@@ -166,11 +221,14 @@ int main(int argc, char **argv)
 	}
 
 	opts = mount_options(&cfg);
+	uring = io_uring_option(&cfg);
 	if (!opts || fuse_opt_add_arg(&args, argv[0]) ||
 	    fuse_opt_add_arg(&args, "-o") || fuse_opt_add_arg(&args, opts) ||
 	    (cfg.fuse_opts && (fuse_opt_add_arg(&args, "-o") ||
 			       fuse_opt_add_arg(&args, cfg.fuse_opts))) ||
-	    (cfg.debug && fuse_opt_add_arg(&args, "-d"))) {
+	    (cfg.debug && fuse_opt_add_arg(&args, "-d")) ||
+	    (uring && (fuse_opt_add_arg(&args, "-o") ||
+		       fuse_opt_add_arg(&args, uring)))) {
 		fprintf(stderr, "unionmount: out of memory\n");
 		goto out_args;
 	}

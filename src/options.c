@@ -52,6 +52,8 @@ void um_config_init(struct um_config *cfg)
 	cfg->writeback = 1;
 	cfg->squash_uid = -1;
 	cfg->squash_gid = -1;
+	cfg->io_uring = -1;
+	cfg->passthrough = -1;
 }
 
 void um_strv_free(char **v)
@@ -243,7 +245,9 @@ enum opt_kind {
 	OPT_SQUASH,
 	OPT_XATTR_PERMS,
 	OPT_METACOPY,
-	OPT_FLAG,     /* static_nlink, noacl, volatile */
+	OPT_REDIRECT_DIR,
+	OPT_TRANSPORT, /* io_uring, passthrough: 0, 1 or auto */
+	OPT_FLAG,	/* static_nlink, noacl, volatile */
 	OPT_FUSE,     /* handed to fuse_session_new() as it is */
 	OPT_FUSE_NUM, /* the same, the value an unsigned number */
 	OPT_IGNORE,   /* mount(8)/fstab/systemd: not for us, silently */
@@ -303,11 +307,19 @@ static const struct opt_desc opt_table[] = {
 	 "whiteout=auto|chardev|oci", "whiteout format to write (auto)"},
 	{"metacopy", OPT_METACOPY, ARG_NEEDED, GRP_LAYERS, "metacopy=on|off",
 	 "metadata changes of big lower files copy no data (off)"},
+	{"redirect_dir", OPT_REDIRECT_DIR, ARG_NEEDED, GRP_LAYERS,
+	 "redirect_dir=on|follow|nofollow|off",
+	 "directory renames write redirects; all are followed (on)"},
 
 	{"timeout", OPT_TIMEOUT, ARG_NEEDED, GRP_SPEED, "timeout=SECONDS",
 	 "kernel cache time of names and attributes (86400)"},
 	{"writeback", OPT_WRITEBACK, ARG_ANY, GRP_SPEED, "writeback=0|1",
 	 "kernel writeback cache for writes (1)"},
+	{"io_uring", OPT_TRANSPORT, ARG_ANY, GRP_SPEED, "io_uring=0|1|auto",
+	 "FUSE over io_uring where the kernel offers it (auto)"},
+	{"passthrough", OPT_TRANSPORT, ARG_ANY, GRP_SPEED,
+	 "passthrough=0|1|auto",
+	 "reads and writes straight to the layer's file (auto: as root)"},
 	{"fsync", OPT_FSYNC, ARG_ANY, GRP_SPEED, "fsync=0|1",
 	 "flush copy-ups to disk before they appear (1)"},
 	{"volatile", OPT_FLAG, ARG_NONE, GRP_SPEED, NULL,
@@ -428,12 +440,10 @@ static const struct opt_desc opt_table[] = {
 	 "context=", "SELinux labels: no effect"},
 	{"fscontext", OPT_NOEFFECT, ARG_ANY, GRP_COMPAT, "fscontext=", NULL},
 	{"defcontext", OPT_NOEFFECT, ARG_ANY, GRP_COMPAT, "defcontext=", NULL},
-	{"rootcontext", OPT_NOEFFECT, ARG_ANY, GRP_COMPAT,
-	 "rootcontext=", NULL},
-	{"index", OPT_NOEFFECT, ARG_ANY, GRP_COMPAT,
-	 "index=", "kernel overlayfs options: no effect"},
-	{"redirect_dir", OPT_NOEFFECT, ARG_ANY, GRP_COMPAT,
-	 "redirect_dir=", NULL},
+	{"rootcontext", OPT_NOEFFECT, ARG_ANY, GRP_COMPAT, "rootcontext=",
+	 NULL},
+	{"index", OPT_NOEFFECT, ARG_ANY, GRP_COMPAT, "index=",
+	 "kernel overlayfs options: no effect"},
 	{"xino", OPT_NOEFFECT, ARG_ANY, GRP_COMPAT, "xino=", NULL},
 	{"userxattr", OPT_NOEFFECT, ARG_ANY, GRP_COMPAT, NULL, NULL},
 	{"nfs_export", OPT_NOEFFECT, ARG_ANY, GRP_COMPAT, "nfs_export=", NULL},
@@ -728,6 +738,40 @@ static int apply_option(struct um_config *cfg, const char *name,
 					 value);
 		cfg->metacopy = !strcmp(value, "on");
 		return 0;
+	case OPT_REDIRECT_DIR: {
+		/* the kernel's values, in the order of enum um_redirect_mode */
+		static const char *const modes[] = { "on", "follow",
+						     "nofollow", "off" };
+
+		for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++)
+			if (!strcmp(value, modes[i])) {
+				cfg->redirect_dir = (enum um_redirect_mode)i;
+				return 0;
+			}
+		return um_errorf(err, errlen,
+				 "bad value for redirect_dir=: '%s' (on, follow, nofollow or off)",
+				 value);
+	}
+	case OPT_TRANSPORT: {
+		/* "name" alone asks for it; "auto" is the default */
+		int on;
+
+		if (!value || !strcmp(value, "1"))
+			on = 1;
+		else if (!strcmp(value, "0"))
+			on = 0;
+		else if (!strcmp(value, "auto"))
+			on = -1;
+		else
+			return um_errorf(err, errlen,
+					 "bad value for %s=: '%s' (0, 1 or auto)",
+					 name, value);
+		if (!strcmp(name, "io_uring"))
+			cfg->io_uring = on;
+		else
+			cfg->passthrough = on;
+		return 0;
+	}
 	case OPT_NOEFFECT:
 		if (list_add_once(&cfg->noeffect, name) < 0)
 			return um_errorf(err, errlen, "out of memory");

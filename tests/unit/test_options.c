@@ -380,6 +380,52 @@ static void test_metacopy(void)
 	um_config_release(&cfg);
 }
 
+static void test_redirect_dir(void)
+{
+	struct um_config cfg;
+
+	um_config_init(&cfg);
+	EXPECT_INT(cfg.redirect_dir, UM_REDIRECT_ON);
+	EXPECT_INT(opts(&cfg, "redirect_dir=off"), 0);
+	EXPECT_INT(cfg.redirect_dir, UM_REDIRECT_OFF);
+	EXPECT_INT(opts(&cfg, "redirect_dir=follow"), 0);
+	EXPECT_INT(cfg.redirect_dir, UM_REDIRECT_FOLLOW);
+	EXPECT_INT(opts(&cfg, "redirect_dir=nofollow"), 0);
+	EXPECT_INT(cfg.redirect_dir, UM_REDIRECT_NOFOLLOW);
+	EXPECT_INT(opts(&cfg, "redirect_dir=nofollow,redirect_dir=on"), 0);
+	EXPECT_INT(cfg.redirect_dir, UM_REDIRECT_ON);
+	EXPECT_INT(opts(&cfg, "redirect_dir=yes"), -1);
+	EXPECT_STR(err, "bad value for redirect_dir=: 'yes' (on, follow, "
+			"nofollow or off)");
+	EXPECT_INT(opts(&cfg, "redirect_dir"), -1);
+	EXPECT_STR(err,
+		   "option 'redirect_dir' needs a value (redirect_dir=...)");
+	um_config_release(&cfg);
+}
+
+static void test_transport(void)
+{
+	struct um_config cfg;
+
+	um_config_init(&cfg);
+	EXPECT_INT(cfg.io_uring, -1);
+	EXPECT_INT(cfg.passthrough, -1);
+	EXPECT_INT(opts(&cfg, "io_uring,passthrough=0"), 0);
+	EXPECT_INT(cfg.io_uring, 1);
+	EXPECT_INT(cfg.passthrough, 0);
+	EXPECT_INT(opts(&cfg, "io_uring=0,passthrough=1"), 0);
+	EXPECT_INT(cfg.io_uring, 0);
+	EXPECT_INT(cfg.passthrough, 1);
+	EXPECT_INT(opts(&cfg, "io_uring=auto,passthrough"), 0);
+	EXPECT_INT(cfg.io_uring, -1);
+	EXPECT_INT(cfg.passthrough, 1);
+	EXPECT_INT(opts(&cfg, "io_uring=yes"), -1);
+	EXPECT_STR(err, "bad value for io_uring=: 'yes' (0, 1 or auto)");
+	EXPECT_INT(opts(&cfg, "passthrough=2"), -1);
+	EXPECT_STR(err, "bad value for passthrough=: '2' (0, 1 or auto)");
+	um_config_release(&cfg);
+}
+
 static void test_timeout(void)
 {
 	static const char *const bad[] = {
@@ -513,7 +559,6 @@ static void test_ignored(void)
 		{"defcontext=x", "defcontext"},
 		{"rootcontext=x", "rootcontext"},
 		{"index=off", "index"},
-		{"redirect_dir=on", "redirect_dir"},
 		{"xino=auto", "xino"},
 		{"userxattr", "userxattr"},
 		{"nfs_export=off", "nfs_export"},
@@ -955,6 +1000,8 @@ int main(int argc, char **argv)
 	test_fsname();
 	test_whiteout();
 	test_metacopy();
+	test_redirect_dir();
+	test_transport();
 	test_timeout();
 	test_fuse_options();
 	test_ignored();
