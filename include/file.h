@@ -5,6 +5,7 @@
 
 #include <pthread.h>
 #include <stdbool.h>
+#include <time.h>
 
 #include "unionmount.h"
 
@@ -34,6 +35,19 @@ struct um_file *um_file_wrap(struct um_inode *inode, int fd, int flags);
  */
 int um_file_fd(struct um_fs *fs, struct um_file *f);
 void um_file_release(struct um_file *f);
+
+/*
+ * Around a write-back of cached pages into fd (FUSE_WRITE_CACHE): the
+ * kernel keeps the mtime of the file itself and stores it with a SETATTR
+ * that need not come after the data (the flusher and sync(2) do not wait
+ * for the pages), so the write must leave the stored mtime as it was.
+ * begin: 0 with the times lock held and *mtime saved, or -errno (not
+ * held); end: puts the mtime back and drops the lock, 0 or -errno.
+ */
+int um_file_cached_write_begin(struct um_file *f, int fd,
+			       struct timespec *mtime);
+int um_file_cached_write_end(struct um_file *f, int fd,
+			     const struct timespec *mtime);
 
 /*
  * Passthrough.  After opening, decide how the kernel does f's reads and

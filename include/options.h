@@ -20,6 +20,15 @@ enum um_whiteout_mode {
 	UM_WHITEOUT_OCI,
 };
 
+/* redirect_dir=, the kernel's modes (Documentation/filesystems/overlayfs.rst) */
+enum um_redirect_mode {
+	UM_REDIRECT_ON = 0,	/* written on directory renames, followed */
+	UM_REDIRECT_FOLLOW,	/* followed, never written: renames EXDEV */
+	UM_REDIRECT_NOFOLLOW,	/* neither: a redirected lookup is EPERM */
+	UM_REDIRECT_OFF,	/* never written; followed, as the kernel's
+				 * default redirect_always_follow=Y does */
+};
+
 /*
  * xattr_permissions=: owner and mode kept in an xattr instead of the real
  * ones, under fuse-overlayfs' names (the option's values 0, 1, 2).
@@ -72,6 +81,7 @@ struct um_config {
 	bool writeback; /* writeback=1: kernel writeback cache */
 	bool no_fsync;	/* fsync=0: copy-ups are not synced */
 	bool metacopy;	/* metacopy=on: metadata changes copy no data */
+	enum um_redirect_mode redirect_dir; /* redirect_dir=, default on */
 	unsigned int max_threads;
 	unsigned int max_idle_threads;
 	/*

@@ -323,12 +323,26 @@ static int copyup_orphan(struct copyup *c)
 	return 0;
 }
 
+/*
+ * A copy-up is no change of the parent it lands in: put back the parent's
+ * atime and mtime, as the kernel's ovl_set_timestamps() does, so copying
+ * up the ancestors of a new entry leaves their times alone (the ctime
+ * moves, as in the kernel).  Best effort like there: the copy is in place
+ * and correct either way, only a time would show the copy-up.
+ */
+static void restore_times(int pfd, const struct stat *pst)
+{
+	const struct timespec ts[2] = { pst->st_atim, pst->st_mtim };
+
+	(void)um_path_utimens(&UM_PATH(0, pfd, ""), ts);
+}
+
 static int copyup_one(struct um_fs *fs, struct um_inode *inode,
 		      struct um_inode *parent, int pfd, int flags)
 {
 	_cleanup_close_ int sfd = um_inode_path_locked(inode);
 	struct copyup c = {.fs = fs, .inode = inode, .flags = flags};
-	struct stat nst;
+	struct stat nst, pst;
 	int fd, r;
 
 	if (sfd < 0)
@@ -343,12 +357,18 @@ static int copyup_one(struct um_fs *fs, struct um_inode *inode,
 	r = build_copy(&c);
 	if (r < 0)
 		return r;
+	if (fstat(pfd, &pst) < 0) {
+		r = -errno;
+		um_rmtree_at(fs->workfd, c.tmp);
+		return r;
+	}
 	if (renameat2(fs->workfd, c.tmp, pfd, inode->name, RENAME_NOREPLACE) <
 	    0) {
 		r = -errno;
 		um_rmtree_at(fs->workfd, c.tmp);
 		return r;
 	}
+	restore_times(pfd, &pst);
 	fd = openat(pfd, inode->name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;

@@ -22,6 +22,8 @@
 #include "file.h"
 #include "ino.h"
 #include "inode.h"
+#include "lookup.h"
+#include "markers.h"
 #include "override.h"
 #include "readdir.h"
 #include "util.h"
@@ -158,11 +160,6 @@ static int new_inode(struct um_fs *fs, struct um_inode *dir, int udfd,
 		lk.fd = openat(udfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
 		if (lk.fd < 0)
 			return -errno;
-		lk.lowerpath = um_lookup_child_path(dir->lowerpath, name);
-		if (!lk.lowerpath) {
-			close(lk.fd);
-			return -ENOMEM;
-		}
 	}
 	lk.ino = um_ino_map(fs->upper->fsid, fs->fsid_bits, lk.st.st_ino);
 	*out = um_inode_get(fs, &lk, dir, name);
@@ -432,35 +429,97 @@ static int clear_markers(struct um_inode *d)
 }
 
 /*
- * Record where the lower parts of directory d (now at udfd/name, about to
- * move into newdir) are.  Like the kernel, a move within its own parent
- * stores the short relative form (the lower name), any other move the
- * absolute path below the layer roots.
+ * The path of directory d below the layer roots, as the layer under the
+ * upper sees it (the kernel's ovl_get_redirect()): each ancestor stands
+ * for its redirect if it has one, else for its name, up to the root or to
+ * an absolute redirect.  Longer than UM_REDIRECT_MAX: -EXDEV, the kernel's
+ * limit, so mv(1) copies.
  */
-static int set_redirect(struct um_fs *fs, struct um_inode *d,
-			struct um_inode *olddir, struct um_inode *newdir,
+static int redirect_path(struct um_fs *fs, struct um_inode *d, char **out)
+{
+	size_t pos = UM_REDIRECT_MAX;
+	struct um_inode *cur = d, *parent;
+	char *buf = malloc(UM_REDIRECT_MAX + 1);
+	int r = 0;
+
+	if (!buf)
+		return -ENOMEM;
+	buf[pos] = '\0';
+	um_inode_ref(fs, cur);
+	while (cur != fs->root) {
+		const char *piece;
+		size_t len;
+
+		pthread_mutex_lock(&cur->lock);
+		piece = cur->redirect ? cur->redirect : cur->name;
+		len = strlen(piece);
+		parent = cur->parent;
+		if (!parent || len + (piece[0] != '/') > pos) {
+			pthread_mutex_unlock(&cur->lock);
+			r = -EXDEV;
+			break;
+		}
+		pos -= len;
+		memcpy(buf + pos, piece, len);
+		/* Lock order: inode, then table. */
+		um_inode_ref(fs, parent);
+		pthread_mutex_unlock(&cur->lock);
+		um_inode_unref(fs, cur, 1);
+		cur = parent;
+		if (buf[pos] == '/')
+			break;
+		buf[--pos] = '/';
+	}
+	um_inode_unref(fs, cur, 1);
+	if (r == 0) {
+		memmove(buf, buf + pos, UM_REDIRECT_MAX + 1 - pos);
+		*out = buf;
+	} else {
+		free(buf);
+	}
+	return r;
+}
+
+/*
+ * Record where the lower parts of directory d (now at udfd/name, about to
+ * move) are, exactly as the kernel's ovl_set_redirect(), so either can
+ * read the layers of the other: a redirect d has stays if it is absolute
+ * or d stays in its parent; else a move within the parent stores d's
+ * current name, any other move the absolute path.
+ */
+static int set_redirect(struct um_fs *fs, struct um_inode *d, bool samedir,
 			int udfd, const char *name)
 {
-	_cleanup_free_ char *val = NULL;
-	const char *base = strrchr(d->lowerpath, '/');
-	size_t plen = base ? (size_t)(base - d->lowerpath) : 0;
+	char *val = NULL, *old;
+	const char *xn = um_marker_name(UM_MARK_REDIRECT, fs->xattr_ns);
+	bool keep;
 	int r;
 
-	base = base ? base + 1 : d->lowerpath;
-	if (olddir == newdir && strlen(olddir->lowerpath) == plen &&
-	    !strncmp(olddir->lowerpath, d->lowerpath, plen))
-		val = strdup(base);
-	else if (asprintf(&val, "/%s", d->lowerpath) < 0)
-		val = NULL;
-	if (!val)
-		return -ENOMEM;
-	r = um_setxattr_at(udfd, name,
-			   um_marker_name(UM_MARK_REDIRECT, fs->xattr_ns), val,
-			   strlen(val), 0);
-	/* Too long for an xattr: let the caller copy, as mv(1) does. */
-	if (r == -ENOSPC || r == -E2BIG || r == -ERANGE)
-		r = -EXDEV;
-	return r;
+	pthread_mutex_lock(&d->lock);
+	keep = d->redirect && (samedir || d->redirect[0] == '/');
+	pthread_mutex_unlock(&d->lock);
+	if (keep)
+		return 0;
+	if (samedir) {
+		val = strdup(name);
+		r = val ? 0 : -ENOMEM;
+	} else {
+		r = redirect_path(fs, d, &val);
+	}
+	if (r < 0)
+		return r;
+	r = um_setxattr_at(udfd, name, xn, val, strlen(val), 0);
+	if (r < 0) {
+		free(val);
+		/* Not stored (too long, no xattrs): mv(1) copies instead. */
+		return -EXDEV;
+	}
+	pthread_mutex_lock(&d->lock);
+	old = d->redirect;
+	d->redirect = val;
+	pthread_mutex_unlock(&d->lock);
+	free(old);
+	return 0;
 }
 
 /*
@@ -644,10 +703,23 @@ int um_dir_rename(struct um_fs *fs, struct um_inode *olddir,
 			r = -ENOTDIR;
 		else if (!S_ISDIR(src->type) && S_ISDIR(dst->type))
 			r = -EISDIR;
-		else if (S_ISDIR(dst->type))
-			r = um_readdir_is_empty(fs, dst) > 0 ? 0 : -ENOTEMPTY;
 		if (r < 0)
 			goto out;
+	}
+	/*
+	 * Without redirects a directory cannot take its lower parts along:
+	 * EXDEV, so mv(1) copies the tree (the kernel's ovl_can_move()).
+	 */
+	if (!fs->redirect_create &&
+	    ((S_ISDIR(src->type) && src->nlowers) ||
+	     (exchange && S_ISDIR(dst->type) && dst->nlowers))) {
+		r = -EXDEV;
+		goto out;
+	}
+	if (dst && !exchange && S_ISDIR(dst->type) &&
+	    um_readdir_is_empty(fs, dst) <= 0) {
+		r = -ENOTEMPTY;
+		goto out;
 	}
 
 	if ((r = um_copyup_dir(fs, olddir, &oudfd)) < 0 ||
@@ -658,10 +730,10 @@ int um_dir_rename(struct um_fs *fs, struct um_inode *olddir,
 
 	/* A directory with lower parts takes them along: redirect. */
 	if (S_ISDIR(src->type) && src->nlowers &&
-	    (r = set_redirect(fs, src, olddir, newdir, oudfd, oldname)) < 0)
+	    (r = set_redirect(fs, src, olddir == newdir, oudfd, oldname)) < 0)
 		goto out;
 	if (exchange && S_ISDIR(dst->type) && dst->nlowers &&
-	    (r = set_redirect(fs, dst, newdir, olddir, nudfd, newname)) < 0)
+	    (r = set_redirect(fs, dst, olddir == newdir, nudfd, newname)) < 0)
 		goto out;
 	/* An upper-only directory landing on lower content hides it. */
 	if (S_ISDIR(src->type) && !src->nlowers &&

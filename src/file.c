@@ -262,3 +262,28 @@ void um_file_release(struct um_file *f)
 	pthread_mutex_destroy(&f->lock);
 	free(f);
 }
+
+int um_file_cached_write_begin(struct um_file *f, int fd,
+			       struct timespec *mtime)
+{
+	struct stat st;
+
+	pthread_mutex_lock(&f->inode->times_lock);
+	if (fstat(fd, &st) < 0) {
+		int r = -errno;
+		pthread_mutex_unlock(&f->inode->times_lock);
+		return r;
+	}
+	*mtime = st.st_mtim;
+	return 0;
+}
+
+int um_file_cached_write_end(struct um_file *f, int fd,
+			     const struct timespec *mtime)
+{
+	const struct timespec ts[2] = { { .tv_nsec = UTIME_OMIT }, *mtime };
+	int r = futimens(fd, ts) < 0 ? -errno : 0;
+
+	pthread_mutex_unlock(&f->inode->times_lock);
+	return r;
+}

@@ -187,14 +187,14 @@ static int make_root(struct um_fs *fs, char *err, size_t errlen)
 	if (!root)
 		return fail(err, errlen, "out of memory");
 	pthread_mutex_init(&root->lock, NULL);
+	pthread_mutex_init(&root->times_lock, NULL);
 	root->layer = top;
 	root->type = S_IFDIR;
 	root->refs = 1;
 	root->name = strdup("");
-	root->lowerpath = strdup("");
 	root->lowers = calloc(nlowers, sizeof(*root->lowers));
 	fs->root = root;
-	if (!root->name || !root->lowerpath || !root->lowers)
+	if (!root->name || !root->lowers)
 		return fail(err, errlen, "out of memory");
 	for (int i = 1; i < fs->nlayers; i++) {
 		int fd = fcntl(fs->layers[i].fd, F_DUPFD_CLOEXEC, 0);
@@ -235,6 +235,8 @@ int um_fs_init(struct um_fs *fs, struct um_config *cfg, char *err,
 	fs->timeout = cfg->timeout;
 	fs->whiteout = cfg->whiteout;
 	fs->fsync = !cfg->no_fsync;
+	fs->redirect_follow_read = cfg->redirect_dir != UM_REDIRECT_NOFOLLOW;
+	fs->redirect_create = cfg->redirect_dir == UM_REDIRECT_ON;
 	fs->xattr_ns = UM_NS_USER;
 	/* -d: every call on a layer is logged beside the FUSE requests. */
 	um_trace_layers(cfg->debug);

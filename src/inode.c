@@ -33,10 +33,11 @@ static void inode_free(struct um_inode *inode)
 	if (inode->fd >= 0 && !fd_is_lower)
 		close(inode->fd);
 	free(inode->lowers);
-	free(inode->lowerpath);
+	free(inode->redirect);
 	um_listing_unref(inode->listing);
 	free(inode->name);
 	pthread_mutex_destroy(&inode->lock);
+	pthread_mutex_destroy(&inode->times_lock);
 	free(inode);
 }
 
@@ -88,11 +89,12 @@ struct um_inode *um_inode_get(struct um_fs *fs, struct um_lookup *lk,
 	inode->ino = lk->ino;
 	inode->type = lk->st.st_mode & S_IFMT;
 	pthread_mutex_init(&inode->lock, NULL);
+	pthread_mutex_init(&inode->times_lock, NULL);
 	inode->layer = lk->layer;
 	inode->fd = lk->fd;
 	inode->lowers = lk->lowers;
 	inode->nlowers = lk->nlowers;
-	inode->lowerpath = lk->lowerpath;
+	inode->redirect = lk->redirect;
 	inode->metacopy = lk->metacopy;
 	inode->parent = parent;
 	parent->refs++;
@@ -168,7 +170,12 @@ int um_inode_locate_locked(struct um_inode *inode, struct um_path *p)
 		p->name = "";
 		return 0;
 	}
-	if (!inode->parent)
+	/*
+	 * An upper object whose name went (unlinked, or replaced by a rename)
+	 * and that nothing pinned: the name may be another object's now.
+	 * The kernel still sends its cached times of such an inode.
+	 */
+	if (!inode->parent || (inode->unlinked && inode->layer == 0))
 		return -ESTALE;
 	p->dirfd = parent_fd(inode->parent, inode->layer);
 	p->name = inode->name;

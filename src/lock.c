@@ -58,7 +58,8 @@ static pid_t holder_pid(int fd)
 		fclose(f);
 		return 0;
 	}
-	/* "1: FLOCK  ADVISORY  WRITE 1234 08:01:5678 0 EOF"; waiters say "->" */
+	/* "1: FLOCK  ADVISORY  WRITE 1234 08:01:5678 0 EOF"; waiters say "->"
+	 */
 	while (!found && getline(&line, &cap, f) >= 0) {
 		char type[16], mode[16];
 		unsigned int maj, min;
@@ -153,11 +154,74 @@ static int refuse(const struct um_config *cfg, const char *what,
 			  "%s %s is in use by another unionmount (pid %d)",
 			  what, path, (int)pid);
 	else
-		um_errorf(err, errlen, "%s %s is in use by another mount",
-			  what, path);
+		um_errorf(err, errlen, "%s %s is in use by another mount", what,
+			  path);
 	free(mnt);
 	return -EBUSY;
 }
+
+/* Is path a mount point in our mount namespace? */
+static bool is_mountpoint(const char *path)
+{
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+	char *line = NULL;
+	size_t cap = 0;
+	bool found = false;
+
+	if (!f)
+		return true;
+	/* "36 35 98:0 /root /mnt/x rw,...": the fifth field, octal escapes */
+	while (!found && getline(&line, &cap, f) >= 0) {
+		char *p = line, *q;
+		int field;
+
+		for (field = 0; field < 4 && (p = strchr(p, ' ')); field++)
+			p++;
+		if (!p)
+			continue;
+		for (q = p; *p && *p != ' ' && *p != '\n'; q++) {
+			if (p[0] == '\\' && p[1] >= '0' && p[1] <= '3' &&
+			    p[2] >= '0' && p[2] <= '7' && p[3] >= '0' &&
+			    p[3] <= '7') {
+				*q = (char)((p[1] - '0') * 64 + (p[2] - '0') * 8 +
+					    (p[3] - '0'));
+				p += 4;
+			} else {
+				*q = *p++;
+			}
+		}
+		*q = '\0';
+		for (p = line, field = 0; field < 4; field++)
+			p = strchr(p, ' ') + 1;
+		found = !strcmp(p, path);
+	}
+	free(line);
+	fclose(f);
+	return found;
+}
+
+/*
+ * Is the holder of the work directory at fd on its way out?  Its record
+ * names a mount point that is no longer mounted: "fusermount3 -u" returns
+ * once the kernel let go of the mount, and the daemon then still needs a
+ * moment to notice and exit.  An unmount followed at once by a new mount
+ * (a restart, a remount) must not be refused for that moment.
+ */
+static bool holder_leaving(int fd)
+{
+	char *mnt = NULL;
+	bool leaving;
+
+	if (!read_record(fd, &mnt))
+		return false;
+	leaving = !is_mountpoint(mnt);
+	free(mnt);
+	return leaving;
+}
+
+/* How long a leaving holder is waited for, and how often we look. */
+#define LEAVING_WAIT_MS 10000
+#define LEAVING_POLL_MS 10
 
 /*
  * Lock the directory path into *fdp.  record as for refuse().  A file
@@ -181,6 +245,17 @@ static int lock_dir(const struct um_config *cfg, const char *what,
 		*fdp = fd;
 		return 0;
 	}
+	if (errno == EWOULDBLOCK && record && holder_leaving(fd)) {
+		for (int ms = 0; ms < LEAVING_WAIT_MS; ms += LEAVING_POLL_MS) {
+			usleep(LEAVING_POLL_MS * 1000);
+			if (flock(fd, LOCK_EX | LOCK_NB) == 0) {
+				*fdp = fd;
+				return 0;
+			}
+			if (errno != EWOULDBLOCK)
+				break;
+		}
+	}
 	if (errno == EWOULDBLOCK) {
 		rc = refuse(cfg, what, path, fd, record, err, errlen);
 		close(fd);
@@ -196,9 +271,9 @@ static int lock_dir(const struct um_config *cfg, const char *what,
 
 /*
  * Write the record, 0600: nothing in the work directory is for other users
- * (who may reach it, if its mode lets them).  It only serves the message that refuses a second
- * mount, which without it names the pid alone: a failure (a full disk) is
- * no reason to refuse this mount, so it is not reported.
+ * (who may reach it, if its mode lets them).  It only serves the message that
+ * refuses a second mount, which without it names the pid alone: a failure (a
+ * full disk) is no reason to refuse this mount, so it is not reported.
  */
 static void write_record(int dirfd, const char *mountpoint)
 {
@@ -229,8 +304,8 @@ int um_lock_take(struct um_lock *lk, const struct um_config *cfg, char *err,
 		      errlen);
 	if (rc < 0)
 		return rc;
-	rc = lock_dir(cfg, "upper directory", cfg->upper, &lk->upper_fd,
-		      false, err, errlen);
+	rc = lock_dir(cfg, "upper directory", cfg->upper, &lk->upper_fd, false,
+		      err, errlen);
 	if (rc < 0) {
 		um_lock_release(lk);
 		return rc;

@@ -199,7 +199,8 @@ int main(int argc, char **argv)
 	}
 	if (cfg.noeffect)
 		fprintf(stderr,
-			"unionmount: accepted for compatibility, without effect: %s\n",
+			"unionmount: accepted for compatibility, without "
+			"effect: %s\n",
 			cfg.noeffect);
 	rc = cfg.foreground ? 0 : um_daemon_start(&daemon);
 	if (rc < 0) {

@@ -282,6 +282,34 @@ static void um_op_getattr(fuse_req_t req, fuse_ino_t ino,
 		fuse_reply_attr(req, &st, fs->timeout);
 }
 
+/*
+ * truncate(2) to the current size changes mtime and ctime (POSIX, and the
+ * kernel's overlayfs), but under the writeback cache the kernel keeps the
+ * times of a regular file itself and changes them only for a truncate
+ * that changes the size: it would show the old ones until the inode is
+ * evicted.  Invalidating the name drops the kernel's inode once unused
+ * (FUSE evicts unused inodes at once), so the next lookup reads the times
+ * stored.  Sent before the reply: the truncate still holds the inode.
+ */
+static void forget_cached_times(struct um_fs *fs, struct um_inode *inode)
+{
+	struct um_inode *parent;
+	char *name;
+
+	pthread_mutex_lock(&inode->lock);
+	parent = inode->unlinked ? NULL : inode->parent;
+	name = parent ? strdup(inode->name) : NULL;
+	if (name)
+		um_inode_ref(fs, parent);
+	pthread_mutex_unlock(&inode->lock);
+	if (!name)
+		return;
+	fuse_lowlevel_notify_inval_entry(fs->session, um_nodeid(fs, parent),
+					 name, strlen(name));
+	um_inode_unref(fs, parent, 1);
+	free(name);
+}
+
 static void um_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 			  int to_set, struct fuse_file_info *fi)
 {
@@ -308,6 +336,9 @@ static void um_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 			valid |= map[i].um;
 	r = um_attr_set(fs, inode, attr, valid, fi ? file_fd(req, fi) : -1,
 			&st);
+	if (r == 0 && valid == UM_SET_SIZE && fs->writeback &&
+	    S_ISREG(inode->type))
+		forget_cached_times(fs, inode);
 	if (r < 0)
 		fuse_reply_err(req, -r);
 	else
@@ -565,7 +596,10 @@ static void um_op_write_buf(fuse_req_t req, fuse_ino_t ino,
 			    struct fuse_file_info *fi)
 {
 	struct fuse_bufvec out = FUSE_BUFVEC_INIT(fuse_buf_size(in));
+	bool cached = fi->writepage && FS(req)->writeback;
+	struct timespec mtime;
 	ssize_t n;
+	int r;
 
 	out.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
 	out.buf[0].fd = file_fd(req, fi);
@@ -576,7 +610,21 @@ static void um_op_write_buf(fuse_req_t req, fuse_ino_t ino,
 		goto reply;
 	}
 #endif
+	if (cached) {
+		r = um_file_cached_write_begin(FILE_OF(fi), out.buf[0].fd,
+					       &mtime);
+		if (r < 0) {
+			fuse_reply_err(req, -r);
+			return;
+		}
+	}
 	n = fuse_buf_copy(&out, in, 0);
+	if (cached) {
+		r = um_file_cached_write_end(FILE_OF(fi), out.buf[0].fd,
+					     &mtime);
+		if (n >= 0 && r < 0)
+			n = r;
+	}
 #ifdef UM_HAVE_KILLPRIV_V2
 reply:
 #endif

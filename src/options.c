@@ -245,6 +245,7 @@ enum opt_kind {
 	OPT_SQUASH,
 	OPT_XATTR_PERMS,
 	OPT_METACOPY,
+	OPT_REDIRECT_DIR,
 	OPT_TRANSPORT, /* io_uring, passthrough: 0, 1 or auto */
 	OPT_FLAG,	/* static_nlink, noacl, volatile */
 	OPT_FUSE,     /* handed to fuse_session_new() as it is */
@@ -306,6 +307,9 @@ static const struct opt_desc opt_table[] = {
 	 "whiteout=auto|chardev|oci", "whiteout format to write (auto)"},
 	{"metacopy", OPT_METACOPY, ARG_NEEDED, GRP_LAYERS, "metacopy=on|off",
 	 "metadata changes of big lower files copy no data (off)"},
+	{"redirect_dir", OPT_REDIRECT_DIR, ARG_NEEDED, GRP_LAYERS,
+	 "redirect_dir=on|follow|nofollow|off",
+	 "directory renames write redirects; all are followed (on)"},
 
 	{"timeout", OPT_TIMEOUT, ARG_NEEDED, GRP_SPEED, "timeout=SECONDS",
 	 "kernel cache time of names and attributes (86400)"},
@@ -318,7 +322,8 @@ static const struct opt_desc opt_table[] = {
 	 "reads and writes straight to the layer's file (auto: as root)"},
 	{"fsync", OPT_FSYNC, ARG_ANY, GRP_SPEED, "fsync=0|1",
 	 "flush copy-ups to disk before they appear (1)"},
-	{"volatile", OPT_FLAG, ARG_NONE, GRP_SPEED, NULL, "the same as fsync=0"},
+	{"volatile", OPT_FLAG, ARG_NONE, GRP_SPEED, NULL,
+	 "the same as fsync=0"},
 	{"max_threads", OPT_MAX_THREADS, ARG_NEEDED, GRP_SPEED, "max_threads=N",
 	 "most threads serving requests (64)"},
 	{"max_idle_threads", OPT_MAX_IDLE_THREADS, ARG_NEEDED, GRP_SPEED,
@@ -344,15 +349,16 @@ static const struct opt_desc opt_table[] = {
 	{"no_default_permissions", OPT_NO_DEFAULT_PERMISSIONS, ARG_NONE,
 	 GRP_OWNERS, NULL, "no permission checks by the kernel"},
 	{"uidmapping", OPT_IDMAP, ARG_NEEDED, GRP_OWNERS,
-	 "uidmapping=C:H:N[:...]", "show stored uids H.. as C.. (fuse-overlayfs)"},
+	 "uidmapping=C:H:N[:...]",
+	 "show stored uids H.. as C.. (fuse-overlayfs)"},
 	{"gidmapping", OPT_IDMAP, ARG_NEEDED, GRP_OWNERS,
 	 "gidmapping=C:H:N[:...]", "the same for group ids"},
 	{"squash_to_root", OPT_SQUASH, ARG_NONE, GRP_OWNERS, NULL,
 	 "show every object as owned by root"},
-	{"squash_to_uid", OPT_SQUASH, ARG_NEEDED, GRP_OWNERS, "squash_to_uid=ID",
-	 "show every object as owned by user ID"},
-	{"squash_to_gid", OPT_SQUASH, ARG_NEEDED, GRP_OWNERS, "squash_to_gid=ID",
-	 "show every object as owned by group ID"},
+	{"squash_to_uid", OPT_SQUASH, ARG_NEEDED, GRP_OWNERS,
+	 "squash_to_uid=ID", "show every object as owned by user ID"},
+	{"squash_to_gid", OPT_SQUASH, ARG_NEEDED, GRP_OWNERS,
+	 "squash_to_gid=ID", "show every object as owned by group ID"},
 	{"xattr_permissions", OPT_XATTR_PERMS, ARG_NEEDED, GRP_OWNERS,
 	 "xattr_permissions=0|1|2",
 	 "keep owners and modes in fuse-overlayfs' xattr (0)"},
@@ -430,20 +436,17 @@ static const struct opt_desc opt_table[] = {
 	 "fuse-overlayfs tuning: no effect"},
 	{"fast_ino", OPT_NOEFFECT, ARG_ANY, GRP_COMPAT, "fast_ino=N", NULL},
 	{"noxattrs", OPT_NOEFFECT, ARG_ANY, GRP_COMPAT, "noxattrs=N", NULL},
-	{"context", OPT_NOEFFECT, ARG_ANY, GRP_COMPAT, "context=",
-	 "SELinux labels: no effect"},
+	{"context", OPT_NOEFFECT, ARG_ANY, GRP_COMPAT,
+	 "context=", "SELinux labels: no effect"},
 	{"fscontext", OPT_NOEFFECT, ARG_ANY, GRP_COMPAT, "fscontext=", NULL},
 	{"defcontext", OPT_NOEFFECT, ARG_ANY, GRP_COMPAT, "defcontext=", NULL},
 	{"rootcontext", OPT_NOEFFECT, ARG_ANY, GRP_COMPAT, "rootcontext=",
 	 NULL},
 	{"index", OPT_NOEFFECT, ARG_ANY, GRP_COMPAT, "index=",
 	 "kernel overlayfs options: no effect"},
-	{"redirect_dir", OPT_NOEFFECT, ARG_ANY, GRP_COMPAT, "redirect_dir=",
-	 NULL},
 	{"xino", OPT_NOEFFECT, ARG_ANY, GRP_COMPAT, "xino=", NULL},
 	{"userxattr", OPT_NOEFFECT, ARG_ANY, GRP_COMPAT, NULL, NULL},
-	{"nfs_export", OPT_NOEFFECT, ARG_ANY, GRP_COMPAT, "nfs_export=",
-	 NULL},
+	{"nfs_export", OPT_NOEFFECT, ARG_ANY, GRP_COMPAT, "nfs_export=", NULL},
 };
 
 #define OPT_COUNT (sizeof(opt_table) / sizeof(opt_table[0]))
@@ -579,8 +582,8 @@ static int apply_option(struct um_config *cfg, const char *name,
 
 	d = opt_find(name);
 	if (!d)
-		return um_errorf(err, errlen, "unknown option '%s' (see --help)",
-				 name);
+		return um_errorf(err, errlen,
+				 "unknown option '%s' (see --help)", name);
 	if (d->arg == ARG_NONE && value)
 		return um_errorf(err, errlen, "option '%s' takes no value",
 				 name);
@@ -735,6 +738,20 @@ static int apply_option(struct um_config *cfg, const char *name,
 					 value);
 		cfg->metacopy = !strcmp(value, "on");
 		return 0;
+	case OPT_REDIRECT_DIR: {
+		/* the kernel's values, in the order of enum um_redirect_mode */
+		static const char *const modes[] = { "on", "follow",
+						     "nofollow", "off" };
+
+		for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++)
+			if (!strcmp(value, modes[i])) {
+				cfg->redirect_dir = (enum um_redirect_mode)i;
+				return 0;
+			}
+		return um_errorf(err, errlen,
+				 "bad value for redirect_dir=: '%s' (on, follow, nofollow or off)",
+				 value);
+	}
 	case OPT_TRANSPORT: {
 		/* "name" alone asks for it; "auto" is the default */
 		int on;

@@ -165,6 +165,30 @@ def lock_freed_by_sigkill():
 
 
 @case(**UM)
+def remount_right_after_unmount():
+    """fusermount3 -u returns once the kernel let go of the mount; the
+    daemon still needs a moment to exit and drop its lock.  A mount made
+    at once after it (a restart, a remount) waits for that moment instead
+    of being refused."""
+    with Union(lowers=1) as u:
+        for i in range(2000):
+            mkfile(u.l(1, 'f%d' % i), b'%d' % i)
+        args = u.default_argv()
+        for i in range(8):
+            rc, _o, err = run_cli(args)
+            eq(rc, 0, 'mount %d right after an unmount: %s' % (i, err))
+            eq(len(os.listdir(u.m())), 2000 + i, 'entries, mount %d' % i)
+            for name in os.listdir(u.m()):
+                os.lstat(u.m(name))
+            write(u.m('new%d' % i), b'N')
+            rc, _o, err = run_logged(['fusermount3', '-u', u.m()])
+            eq(rc, 0, 'fusermount3 -u: ' + err)
+        deadline = time.monotonic() + 10
+        while _daemon_pids(u.m()) and time.monotonic() < deadline:
+            time.sleep(0.05)
+
+
+@case(**UM)
 def double_start_on_the_same_mount_point_refused():
     with Union(lowers=1) as u:
         mkfile(u.l(1, 'a'), b'A')

@@ -380,6 +380,29 @@ static void test_metacopy(void)
 	um_config_release(&cfg);
 }
 
+static void test_redirect_dir(void)
+{
+	struct um_config cfg;
+
+	um_config_init(&cfg);
+	EXPECT_INT(cfg.redirect_dir, UM_REDIRECT_ON);
+	EXPECT_INT(opts(&cfg, "redirect_dir=off"), 0);
+	EXPECT_INT(cfg.redirect_dir, UM_REDIRECT_OFF);
+	EXPECT_INT(opts(&cfg, "redirect_dir=follow"), 0);
+	EXPECT_INT(cfg.redirect_dir, UM_REDIRECT_FOLLOW);
+	EXPECT_INT(opts(&cfg, "redirect_dir=nofollow"), 0);
+	EXPECT_INT(cfg.redirect_dir, UM_REDIRECT_NOFOLLOW);
+	EXPECT_INT(opts(&cfg, "redirect_dir=nofollow,redirect_dir=on"), 0);
+	EXPECT_INT(cfg.redirect_dir, UM_REDIRECT_ON);
+	EXPECT_INT(opts(&cfg, "redirect_dir=yes"), -1);
+	EXPECT_STR(err, "bad value for redirect_dir=: 'yes' (on, follow, "
+			"nofollow or off)");
+	EXPECT_INT(opts(&cfg, "redirect_dir"), -1);
+	EXPECT_STR(err,
+		   "option 'redirect_dir' needs a value (redirect_dir=...)");
+	um_config_release(&cfg);
+}
+
 static void test_transport(void)
 {
 	struct um_config cfg;
@@ -536,7 +559,6 @@ static void test_ignored(void)
 		{"defcontext=x", "defcontext"},
 		{"rootcontext=x", "rootcontext"},
 		{"index=off", "index"},
-		{"redirect_dir=on", "redirect_dir"},
 		{"xino=auto", "xino"},
 		{"userxattr", "userxattr"},
 		{"nfs_export=off", "nfs_export"},
@@ -833,9 +855,9 @@ static void test_cmdline_errors(void)
 	EXPECT_STR(cfg.fuse_opts, "allow_root");
 	EXPECT_INT(cmdline(&cfg, "-o", "owner_only", "/l", "/m", NULL), 0);
 	EXPECT(cfg.owner_only && !cfg.allow_other);
-	EXPECT_INT(cmdline(&cfg, "-o", "owner_only,allow_other", "/l", "/m",
-			   NULL),
-		   -1);
+	EXPECT_INT(
+		cmdline(&cfg, "-o", "owner_only,allow_other", "/l", "/m", NULL),
+		-1);
 	EXPECT_STR(err, "owner_only excludes allow_other");
 	EXPECT_INT(cmdline(&cfg, "-o", "allow_root", "/l", "/m", "-o",
 			   "owner_only", NULL),
@@ -947,7 +969,8 @@ static void test_usage(const char *man)
 			failures++;
 		}
 		if (page && !has_word(page, word)) {
-			fprintf(stderr, "  option %s is not in %s\n", name, man);
+			fprintf(stderr, "  option %s is not in %s\n", name,
+				man);
 			failures++;
 		}
 	}
@@ -977,6 +1000,7 @@ int main(int argc, char **argv)
 	test_fsname();
 	test_whiteout();
 	test_metacopy();
+	test_redirect_dir();
 	test_transport();
 	test_timeout();
 	test_fuse_options();
