@@ -19,6 +19,8 @@ static const char *const marker_names[UM_MARK_COUNT][UM_NS_COUNT] = {
 			       "user.overlay.whiteout" },
 	[UM_MARK_ORIGIN] = { "trusted.unionmount.origin",
 			     "user.unionmount.origin" },
+	[UM_MARK_NLINK] = { "trusted.unionmount.nlink",
+			    "user.unionmount.nlink" },
 };
 
 const char *um_marker_name(enum um_marker m, enum um_xattr_ns ns)
