@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "copyup.h"
+#include "index.h"
 #include "ino.h"
 #include "inode.h"
 #include "override.h"
@@ -32,6 +33,9 @@
  * next one is copied, so the final fdatasync has little left to wait for.
  */
 #define COPY_CHUNK (32 << 20)
+
+/* Internal to build_copy(): the copy is an index entry, keeps the origin. */
+#define COPY_INDEXED (1 << 16)
 
 /* Copy the data extents of src to dst, keeping holes. */
 static int copy_data(int src, int dst, off_t size, bool flush)
@@ -162,9 +166,10 @@ static int copy_owner(struct um_fs *fs, const char *tmp, const struct stat *st)
 
 /*
  * Does the copy keep the lower object's inode number (origin xattr)?  Not
- * a hard-linked lower file: its other names stay below with that number,
- * and two files must never share one (the kernel without index=on does
- * the same).
+ * a hard-linked lower file copied up without the index: its other names
+ * stay below with that number, and two files must never share one (the
+ * kernel without index=on does the same).  Through the index all its
+ * names are the copy (COPY_INDEXED).
  */
 static bool keeps_origin(const struct stat *st)
 {
@@ -252,7 +257,7 @@ static int build_copy(struct um_fs *fs, struct um_inode *inode, int sfd,
 	if (!r && !S_ISLNK(st->st_mode) &&
 	    fchmodat(fs->workfd, tmp, st->st_mode & 07777, 0) < 0)
 		r = -errno;
-	if (!r && keeps_origin(st)) {
+	if (!r && (keeps_origin(st) || (flags & COPY_INDEXED))) {
 		um_origin_xattr(fs, xn);
 		/* user.* xattrs are not allowed on symlinks: best effort. */
 		if (lsetxattr(dst, xn, &inode->ino, sizeof(inode->ino), 0) < 0 &&
@@ -297,6 +302,106 @@ static int copyup_orphan(struct um_fs *fs, struct um_inode *inode, int sfd,
 	return 0;
 }
 
+/* The namespace our markers are written in. */
+static enum um_xattr_ns marker_ns(struct um_fs *fs)
+{
+	return fs->xattr_ns[0] == 't' ? UM_NS_TRUSTED : UM_NS_USER;
+}
+
+/*
+ * The union's link count of a copy cannot be kept where the upper takes
+ * no xattr: a symlink refuses user.* ones.  It then counts its upper
+ * names (um_index_nlink_parse).
+ */
+static int nlink_result(int r, const struct stat *st)
+{
+	return r < 0 && S_ISLNK(st->st_mode) && (r == -EPERM || r == -ENOTSUP) ?
+		       0 : r;
+}
+
+/*
+ * Give the indexed copy fd one more name, pfd/name, in the upper.  Only
+ * the upper's link count changes, not the union's: that is written as a
+ * plain number first, so a crash between the two steps leaves it right.
+ */
+static int link_up(struct um_fs *fs, int fd, int pfd, const char *name)
+{
+	char path[UM_PROCPATH_MAX];
+	unsigned long n;
+	struct stat st;
+	int r;
+
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	n = um_index_nlink(fd, "", &st);
+	r = um_index_set_nlink(fd, "", marker_ns(fs), n, &st, true);
+	if (nlink_result(r, &st) < 0)
+		return r;
+	um_procpath(path, fd);
+	if (linkat(AT_FDCWD, path, pfd, name, AT_SYMLINK_FOLLOW) < 0)
+		return -errno;
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	return nlink_result(um_index_set_nlink(fd, "", marker_ns(fs), n, &st,
+					       false), &st);
+}
+
+/*
+ * Copy-up of a lower file with several names (index.h), like the
+ * kernel's with index=on: the copy is built in the work directory, renamed
+ * to its index entry, then its name is linked up.  A crash before the
+ * rename leaves only a temporary (the work directory is emptied at mount)
+ * and every name shows the lower file; after it, every name shows the
+ * complete copy, linked up or not, so the names never part.  An entry
+ * that is there already (an earlier mount, or another inode of the same
+ * file racing with us) is the copy: it is only linked.
+ */
+static int copyup_indexed(struct um_fs *fs, struct um_inode *inode, int sfd,
+			  const struct stat *st, int pfd, int flags)
+{
+	char iname[UM_INDEX_NAME_MAX], tmp[64];
+	struct stat nst;
+	bool meta = false;
+	int fd, r;
+
+	r = um_index_name(sfd, iname);
+	if (r < 0)
+		return r;
+	if (fstatat(fs->indexfd, iname, &nst, AT_SYMLINK_NOFOLLOW) < 0) {
+		if (errno != ENOENT)
+			return -errno;
+		um_tmpname(fs, tmp);
+		r = build_copy(fs, inode, sfd, st, tmp,
+			       (flags & ~UM_COPYUP_META) | COPY_INDEXED, &meta);
+		if (r < 0)
+			return r;
+		/* Until a name changes, the union counts the lower's names. */
+		r = nlink_result(um_index_set_nlink(fs->workfd, tmp,
+						    marker_ns(fs),
+						    st->st_nlink, st, true),
+				 st);
+		if (r == 0 && renameat2(fs->workfd, tmp, fs->indexfd, iname,
+					RENAME_NOREPLACE) < 0)
+			r = errno == EEXIST ? 0 : -errno;
+		um_rmtree_at(fs->workfd, tmp);	/* gone unless it lost a race */
+		if (r < 0)
+			return r;
+	}
+	fd = openat(fs->indexfd, iname, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	r = link_up(fs, fd, pfd, inode->name);
+	if (r == 0 && fstat(fd, &nst) < 0)
+		r = -errno;
+	if (r < 0) {
+		close(fd);
+		return r;
+	}
+	um_inode_set_upper(fs, inode, fd, &nst);
+	__atomic_store_n(&inode->metacopy, false, __ATOMIC_RELEASE);
+	return 0;
+}
+
 static int copyup_one(struct um_fs *fs, struct um_inode *inode,
 		      struct um_inode *parent, int pfd, int flags)
 {
@@ -312,6 +417,8 @@ static int copyup_one(struct um_fs *fs, struct um_inode *inode,
 		return -errno;
 	if (inode->unlinked)
 		return copyup_orphan(fs, inode, sfd, &st, flags);
+	if (inode->indexed && fs->indexfd >= 0)
+		return copyup_indexed(fs, inode, sfd, &st, pfd, flags);
 	um_tmpname(fs, tmp);
 	r = build_copy(fs, inode, sfd, &st, tmp, flags, &meta);
 	if (r < 0)
@@ -457,4 +564,77 @@ int um_copyup_dir(struct um_fs *fs, struct um_inode *dir, int *fd)
 		return r;
 	*fd = um_inode_real(dir).fd;
 	return 0;
+}
+
+int um_copyup_name(struct um_fs *fs, struct um_inode *inode,
+		   struct um_inode *dir, const char *name)
+{
+	struct stat st;
+	int udfd, r;
+
+	r = um_copyup(fs, inode, 0);
+	if (r < 0 || !__atomic_load_n(&inode->indexed, __ATOMIC_ACQUIRE))
+		return r;
+	r = um_copyup_dir(fs, dir, &udfd);
+	if (r < 0)
+		return r;
+	pthread_mutex_lock(&inode->lock);
+	if (fstatat(udfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0)
+		r = 0;	/* the name copied up is this one */
+	else if (errno != ENOENT)
+		r = -errno;
+	else if (inode->fd < 0)
+		r = -ESTALE;
+	else
+		r = link_up(fs, inode->fd, udfd, name);
+	pthread_mutex_unlock(&inode->lock);
+	return r;
+}
+
+long um_copyup_nlink_start(struct um_fs *fs, struct um_inode *inode)
+{
+	unsigned long n;
+	struct stat st;
+	long r;
+
+	pthread_mutex_lock(&inode->lock);
+	if (inode->layer != 0 || inode->fd < 0 || !inode->indexed) {
+		r = -EINVAL;
+	} else if (fstat(inode->fd, &st) < 0) {
+		r = -errno;
+	} else {
+		n = um_index_nlink(inode->fd, "", &st);
+		r = nlink_result(um_index_set_nlink(inode->fd, "", marker_ns(fs),
+						    n, &st, false), &st);
+		if (r == 0)
+			r = n;
+	}
+	pthread_mutex_unlock(&inode->lock);
+	return r;
+}
+
+/* Is this the entry of the copy (st_ino in arg)? Then remove it. */
+static int drop_entry(int indexfd, const char *name, const struct stat *st,
+		      void *arg)
+{
+	const struct stat *copy = arg;
+
+	if (st->st_dev != copy->st_dev || st->st_ino != copy->st_ino)
+		return 0;
+	return unlinkat(indexfd, name, 0) < 0 ? -errno : 1;
+}
+
+int um_copyup_index_drop(struct um_fs *fs, struct um_inode *inode)
+{
+	struct stat st;
+	int r = 0;
+
+	pthread_mutex_lock(&inode->lock);
+	if (inode->fd < 0 || fstat(inode->fd, &st) < 0)
+		r = -ESTALE;
+	/* A name left in the upper, made behind our back: keep the copy. */
+	else if (st.st_nlink == 1)
+		r = um_index_foreach(fs->indexfd, drop_entry, &st);
+	pthread_mutex_unlock(&inode->lock);
+	return r < 0 ? r : 0;
 }

@@ -174,6 +174,16 @@ static int new_inode(struct um_fs *fs, struct um_inode *dir, int udfd,
 	return 0;
 }
 
+static bool is_indexed(struct um_inode *inode)
+{
+	bool r;
+
+	pthread_mutex_lock(&inode->lock);
+	r = inode->indexed;
+	pthread_mutex_unlock(&inode->lock);
+	return r;
+}
+
 int um_dir_create(struct um_fs *fs, struct um_inode *dir, const char *name,
 		  struct um_new *how, const struct um_cred *cred,
 		  struct um_inode **out)
@@ -199,6 +209,9 @@ int um_dir_create(struct um_fs *fs, struct um_inode *dir, const char *name,
 	 */
 	/* A new name for a lower file: the link is made to its copy. */
 	if (how->link && (r = um_copyup(fs, how->link, 0)) < 0)
+		return r;
+	if (how->link && is_indexed(how->link) &&
+	    (r = um_copyup_nlink_start(fs, how->link)) < 0)
 		return r;
 	r = um_copyup_dir(fs, dir, &udfd);
 	if (r < 0)
@@ -261,6 +274,33 @@ out_tmp:
 }
 
 /*
+ * Removing a name of an indexed hard link (um_inode.indexed) happens in
+ * the upper, as in the kernel: the name is linked up to the copy first,
+ * so the upper's link count drops with the union's.  Returns the union's
+ * count before, 0 for other objects, or -errno.
+ */
+static long index_unlink_start(struct um_fs *fs, struct um_inode *inode,
+			       struct um_inode *dir, const char *name)
+{
+	int r;
+
+	if (!is_indexed(inode))
+		return 0;
+	r = um_copyup_name(fs, inode, dir, name);
+	return r < 0 ? r : um_copyup_nlink_start(fs, inode);
+}
+
+/* Its last name went (the count was 1): so goes its index entry. */
+static void index_unlink_end(struct um_fs *fs, struct um_inode *inode,
+			     long nlink)
+{
+	if (nlink != 1)
+		return;
+	um_copyup_index_drop(fs, inode);
+	um_inode_unhash(fs, inode);
+}
+
+/*
  * Is this the object's last name, with no pinned fd to keep it?  Then its
  * removal frees the real inode, whose number the file system may reuse.
  */
@@ -283,6 +323,7 @@ int um_dir_unlink(struct um_fs *fs, struct um_inode *dir, const char *name)
 {
 	struct um_inode *child;
 	struct um_real real;
+	long nlink;
 	bool last;
 	int udfd, r;
 
@@ -296,6 +337,11 @@ int um_dir_unlink(struct um_fs *fs, struct um_inode *dir, const char *name)
 	r = um_copyup_dir(fs, dir, &udfd);
 	if (r < 0)
 		goto out;
+	nlink = index_unlink_start(fs, child, dir, name);
+	if (nlink < 0) {
+		r = nlink;
+		goto out;
+	}
 	/* It may still be open: keep it reachable once the name is gone. */
 	um_inode_pin(child);
 	real = um_inode_real(child);
@@ -315,6 +361,8 @@ int um_dir_unlink(struct um_fs *fs, struct um_inode *dir, const char *name)
 		um_readdir_changed(dir);
 	if (r == 0 && real.layer != 0)
 		um_inode_mark_unlinked(child);
+	if (r == 0)
+		index_unlink_end(fs, child, nlink);
 	if (r < 0 && last)
 		um_inode_rehash(fs, child);
 out:
@@ -462,6 +510,7 @@ int um_dir_rename(struct um_fs *fs, struct um_inode *olddir,
 	bool exchange = flags & RENAME_EXCHANGE;
 	bool old_wh, oci_wh = false, dst_last = false;
 	unsigned int rflags = 0;
+	long dst_nlink = 0;
 	int oudfd, nudfd, r;
 
 	if (flags & ~(RENAME_NOREPLACE | RENAME_EXCHANGE))
@@ -497,9 +546,16 @@ int um_dir_rename(struct um_fs *fs, struct um_inode *olddir,
 
 	if ((r = um_copyup_dir(fs, olddir, &oudfd)) < 0 ||
 	    (r = um_copyup_dir(fs, newdir, &nudfd)) < 0 ||
-	    (r = um_copyup(fs, src, 0)) < 0 ||
-	    (exchange && (r = um_copyup(fs, dst, 0)) < 0))
+	    (r = um_copyup_name(fs, src, olddir, oldname)) < 0 ||
+	    (exchange && (r = um_copyup_name(fs, dst, newdir, newname)) < 0))
 		goto out;
+	if (dst && !exchange && !S_ISDIR(dst->type)) {
+		dst_nlink = index_unlink_start(fs, dst, newdir, newname);
+		if (dst_nlink < 0) {
+			r = dst_nlink;
+			goto out;
+		}
+	}
 
 	/* A directory with lower parts takes them along: redirect. */
 	if (S_ISDIR(src->type) && src->nlowers &&
@@ -568,6 +624,8 @@ int um_dir_rename(struct um_fs *fs, struct um_inode *olddir,
 		um_inode_set_name(fs, dst, olddir, oldname);
 	else if (dst)
 		um_inode_mark_unlinked(dst);
+	if (dst && !exchange)
+		index_unlink_end(fs, dst, dst_nlink);
 out:
 	if (dst)
 		um_inode_unref(fs, dst, 1);

@@ -237,6 +237,7 @@ enum opt_kind {
 	OPT_SQUASH,
 	OPT_XATTR_PERMS,
 	OPT_METACOPY,
+	OPT_INDEX,
 	OPT_FLAG,	/* static_nlink, noacl, volatile */
 	OPT_FUSE,     /* handed to fuse_session_new() as it is */
 	OPT_FUSE_NUM, /* the same, the value an unsigned number */
@@ -344,7 +345,7 @@ static const struct opt_desc opt_table[] = {
 	{"fscontext", OPT_LATER, ARG_ANY},
 	{"defcontext", OPT_LATER, ARG_ANY},
 	{"rootcontext", OPT_LATER, ARG_ANY},
-	{"index", OPT_LATER, ARG_ANY},
+	{"index", OPT_INDEX, ARG_NEEDED},
 	{"redirect_dir", OPT_LATER, ARG_ANY},
 	{"metacopy", OPT_METACOPY, ARG_NEEDED},
 	{"xino", OPT_LATER, ARG_ANY},
@@ -616,6 +617,14 @@ static int apply_option(struct um_config *cfg, const char *name,
 					 "bad value for metacopy=: '%s' (on or off)",
 					 value);
 		cfg->metacopy = !strcmp(value, "on");
+		return 0;
+	case OPT_INDEX:
+		/* the kernel's spelling; on is our default */
+		if (strcmp(value, "on") && strcmp(value, "off"))
+			return um_errorf(err, errlen,
+					 "bad value for index=: '%s' (on or off)",
+					 value);
+		cfg->no_index = !strcmp(value, "off");
 		return 0;
 	case OPT_IGNORE:
 	case OPT_LATER:

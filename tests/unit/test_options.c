@@ -379,6 +379,23 @@ static void test_metacopy(void)
 	um_config_release(&cfg);
 }
 
+static void test_index(void)
+{
+	struct um_config cfg;
+
+	um_config_init(&cfg);
+	EXPECT(!cfg.no_index);	/* on by default */
+	EXPECT_INT(opts(&cfg, "index=off"), 0);
+	EXPECT(cfg.no_index);
+	EXPECT_INT(opts(&cfg, "index=off,index=on"), 0);
+	EXPECT(!cfg.no_index);
+	EXPECT_INT(opts(&cfg, "index=yes"), -1);
+	EXPECT_STR(err, "bad value for index=: 'yes' (on or off)");
+	EXPECT_INT(opts(&cfg, "index"), -1);
+	EXPECT_STR(err, "option 'index' needs a value (index=...)");
+	um_config_release(&cfg);
+}
+
 static void test_timeout(void)
 {
 	static const char *const bad[] = {
@@ -836,6 +853,7 @@ int main(void)
 	test_fsname();
 	test_whiteout();
 	test_metacopy();
+	test_index();
 	test_timeout();
 	test_fuse_options();
 	test_ignored();
