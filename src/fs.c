@@ -275,6 +275,15 @@ int um_fs_init(struct um_fs *fs, struct um_config *cfg, char *err,
 			return fail(err, errlen,
 				    "whiteout=chardev: cannot create device nodes in %s",
 				    cfg->work);
+	} else if (cfg->upper && cfg->work && !cfg->no_index) {
+		/* ro: the copies of hard links made before still show. */
+		int wfd = open(cfg->work, O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (wfd >= 0) {
+			fs->indexfd = um_index_open(wfd, false);
+			close(wfd);
+		}
+		if (fs->indexfd < 0)
+			fs->indexfd = -1;
 	}
 	return make_root(fs, err, errlen);
 }

@@ -302,8 +302,9 @@ static int lookup_index(struct um_fs *fs, struct um_lookup *lk)
 	struct stat st;
 	int fd;
 
+	/* Without a writable upper no name is ever copied up alone. */
 	if (fs->indexfd < 0 || um_index_name(lk->fd, iname) < 0) {
-		lk->byname = true;
+		lk->byname = fs->upper != NULL;
 		return 0;
 	}
 	lk->indexed = true;
@@ -318,7 +319,7 @@ static int lookup_index(struct um_fs *fs, struct um_lookup *lk)
 	if ((st.st_mode & S_IFMT) != (lk->st.st_mode & S_IFMT)) {
 		close(fd);
 		lk->indexed = false;
-		lk->byname = true;
+		lk->byname = fs->upper != NULL;
 		return 0;
 	}
 	close(lk->fd);

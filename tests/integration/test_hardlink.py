@@ -213,6 +213,22 @@ def link_adds_a_name():
 
 
 @case
+def read_only_mount_sees_the_copy():
+    """A read-only mount of the same upper and work dir still shows every
+    name as the copy."""
+    with Union(lowers=1) as u:
+        three_names(u)
+        mount(u)
+        write(u.m('d/b'), b'changed')
+        u.umount()
+        if KERNEL:
+            u.mount(kopts='ro,redirect_dir=on,index=on')
+        else:
+            u.mount(argv=explicit_argv(u, ['ro']))
+        one_file(u, NAMES, b'changed', 3, what='read-only')
+
+
+@case
 def index_off_breaks_links():
     """index=off: today's behaviour, as the kernel's: the name changed is
     copied up alone and gets a number of its own."""
