@@ -11,10 +11,21 @@
 
 #include <stdint.h>
 
+struct stat;
+struct um_fs;
+
 /* Bits needed to hold fsids 0..nfs-1 (0 when there is one file system). */
 unsigned um_ino_fsid_bits(unsigned nfs);
 
 /* The st_ino shown for real inode number ino on file system fsid. */
 uint64_t um_ino_map(unsigned fsid, unsigned fsid_bits, uint64_t ino);
+
+/*
+ * The st_ino shown for the object st found in layer (dirfd/name): a
+ * copied-up object keeps the number of its origin, any other one gets
+ * um_ino_map() of its own.
+ */
+uint64_t um_ino_of(struct um_fs *fs, int layer, int dirfd, const char *name,
+		   const struct stat *st);
 
 #endif

@@ -7,6 +7,7 @@
 
 #include "lookup.h"
 #include "unionmount.h"
+#include "util.h"
 
 /*
  * Find or make the inode for a lookup result, with one new reference.
@@ -14,7 +15,9 @@
  */
 struct um_inode *um_inode_get(struct um_fs *fs, struct um_lookup *lk,
 			      struct um_inode *parent, const char *name);
-struct um_inode *um_inode_root(struct um_fs *fs);
+/* Look name up in dir and get its inode with one reference.  0 or -errno. */
+int um_lookup_inode(struct um_fs *fs, struct um_inode *dir, const char *name,
+		    struct um_inode **out);
 
 void um_inode_ref(struct um_fs *fs, struct um_inode *inode);
 /* Drop n references; frees the inode (and unrefs its parent) at zero. */
@@ -35,11 +38,10 @@ static inline fuse_ino_t um_nodeid(struct um_fs *fs, struct um_inode *inode)
  */
 int um_inode_path(struct um_fs *fs, struct um_inode *inode, int *layer);
 /*
- * Where the real object is, for *at() calls made while inode->lock is held:
- * (*dirfd, *name) with name "" meaning AT_EMPTY_PATH on dirfd.  0 or -errno.
+ * Where the real object is, for calls made while inode->lock is held (the
+ * path borrows the inode's fds and name).  0 or -errno.
  */
-int um_inode_locate_locked(struct um_inode *inode, int *dirfd,
-			   const char **name);
+int um_inode_locate_locked(struct um_inode *inode, struct um_path *p);
 /* The same as um_inode_path, with inode->lock held by the caller. */
 int um_inode_path_locked(struct um_inode *inode);
 /*
@@ -47,13 +49,6 @@ int um_inode_path_locked(struct um_inode *inode);
  * unused unlinked file must free its space at once.
  */
 void um_inode_pin(struct um_inode *inode);
-
-/* Snapshot of where an inode lives now (fd: directories only). */
-struct um_real {
-	int layer;
-	int fd;
-};
-struct um_real um_inode_real(struct um_inode *inode);
 
 /* After a rename: move inode to (parent, name). */
 int um_inode_set_name(struct um_fs *fs, struct um_inode *inode,

@@ -41,16 +41,8 @@ void um_lookup_release(struct um_lookup *lk);
 /* "parent/name" (just "name" below the root ""), malloc'ed, or NULL. */
 char *um_lookup_child_path(const char *parent, const char *name);
 
-/* Lookup and get the inode with one reference.  0 or -errno. */
-int um_lookup_inode(struct um_fs *fs, struct um_inode *dir, const char *name,
-		    struct um_inode **out);
-
 /* Does name exist (not whited out) in one of dir's lower parts? */
 bool um_lower_has(struct um_fs *fs, struct um_inode *dir, const char *name);
-
-/* st_ino to show for the object st found in layer (dirfd/name). */
-uint64_t um_ino_of(struct um_fs *fs, int layer, int dirfd, const char *name,
-		   const struct stat *st);
 
 /*
  * The data of the metacopy file name in dir: an O_PATH fd on the lower
@@ -64,14 +56,5 @@ int um_lookup_data(struct um_fs *fs, struct um_inode *dir, const char *name);
  * its size alone.
  */
 #define UM_METACOPY_MIN (64 << 10)
-
-/* The xattr that marks a metacopy file (see copyup.c). */
-void um_metacopy_xattr(struct um_fs *fs, char buf[64]);
-/* Every metacopy marker we recognise: the kernel's, in both namespaces. */
-#define UM_METACOPY_MARKERS 2
-extern const char *const um_metacopy_markers[UM_METACOPY_MARKERS];
-/* The xattr that keeps the st_ino of a copied-up object. */
-void um_origin_xattr(struct um_fs *fs, char buf[64]);
-void um_redirect_xattr(struct um_fs *fs, char buf[64]);
 
 #endif

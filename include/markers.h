@@ -82,6 +82,9 @@ bool um_is_oci_reserved(const char *name);
 /* ".wh.NAME", malloc'ed, or NULL on ENOMEM. */
 char *um_oci_whiteout_name(const char *name);
 
+/* The device number of a kernel whiteout, a character device: makedev(0, 0). */
+#define UM_WHITEOUT_RDEV ((dev_t)0)
+
 /* Is st a kernel whiteout (character device 0:0)? */
 bool um_is_chardev_whiteout(const struct stat *st);
 

@@ -25,6 +25,7 @@
 	((hashv) = (unsigned)XXH3_64bits((keyptr), (keylen)))
 #include <uthash.h>
 
+#include "markers.h"
 #include "options.h"
 
 /* One layer of the union.  Index 0 is the upper when there is one. */
@@ -111,6 +112,27 @@ struct um_inode {
 	struct um_listing *listing; /* cached merged listing, or NULL */
 };
 
+/*
+ * Snapshot of where an inode lives now (fd: directories only, which keep
+ * it while the inode lives).  Here, not in inode.h, because lookup, which
+ * inode.c builds on, needs it too.
+ */
+struct um_real {
+	int layer;
+	int fd;
+};
+
+static inline struct um_real um_inode_real(struct um_inode *inode)
+{
+	struct um_real r;
+
+	pthread_mutex_lock(&inode->lock);
+	r.layer = inode->layer;
+	r.fd = inode->fd;
+	pthread_mutex_unlock(&inode->lock);
+	return r;
+}
+
 struct um_fs {
 	struct um_config *cfg;
 	struct um_layer *layers;
@@ -126,7 +148,7 @@ struct um_fs {
 				 * override.h) are read from it, or NULL */
 	bool override_always;	/* xattr_permissions=: owner and mode go to
 				 * the override, never to the real object */
-	const char *xattr_ns;	/* "trusted." or "user.": what we write */
+	enum um_xattr_ns xattr_ns; /* the namespace of the markers we write */
 	enum um_whiteout_mode whiteout;
 	double timeout;
 	bool fsync;		/* fsync copy-ups before they become visible */

@@ -14,6 +14,7 @@
 
 #include "markers.h"
 #include "unionmount.h"
+#include "util.h"
 
 /* Reading (src/whiteout.c).  st is the object's lstat. */
 bool um_is_whiteout(const struct stat *st, int dirfd, const char *name,
@@ -26,8 +27,8 @@ enum um_opaque {
 	UM_OPAQUE,		/* hides every lower layer below */
 	UM_XWHITEOUTS,		/* not opaque, may contain xattr whiteouts */
 };
-/* Opaque state of the directory dirfd/name. */
-enum um_opaque um_dir_opaque(int dirfd, const char *name);
+/* Opaque state of the directory p. */
+enum um_opaque um_dir_opaque(const struct um_path *p);
 
 /* Writing, in the upper only. */
 
@@ -37,10 +38,6 @@ int um_whiteout_create(struct um_fs *fs, int udfd, const char *name);
 int um_whiteout_create_oci(struct um_fs *fs, int udfd, const char *name);
 /* Remove ".wh.name"; returns 1 if there was one. */
 int um_oci_whiteout_remove(int udfd, const char *name);
-/* If name in udfd is a whiteout, remove it; returns 1 if one was there. */
-int um_whiteout_remove(struct um_fs *fs, int udfd, const char *name);
-/* Is there a whiteout of any format at name in upper dir udfd? */
-bool um_upper_whiteout(int udfd, const char *name);
 /* Mark the upper directory dirfd/name opaque. */
 int um_set_opaque(struct um_fs *fs, int dirfd, const char *name);
 

@@ -33,19 +33,18 @@ static void show_owner(const struct um_config *cfg, struct stat *st)
 
 int um_attr_get(struct um_fs *fs, struct um_inode *inode, struct stat *st)
 {
-	const char *name;
+	struct um_path p;
 	bool unlinked;
 	uint64_t ino;
-	int layer, dfd, r;
+	int layer, r;
 
 	pthread_mutex_lock(&inode->lock);
 	layer = inode->layer;
 	unlinked = inode->unlinked;
 	ino = inode->ino;
-	r = um_inode_locate_locked(inode, &dfd, &name);
-	if (r == 0 && fstatat(dfd, name, st,
-			      AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
-		r = -errno;
+	r = um_inode_locate_locked(inode, &p);
+	if (r == 0)
+		r = um_path_stat(&p, st);
 	if (r == 0 && inode->metacopy) {
 		/* Its blocks are those of the data below, as in the kernel. */
 		struct stat dst;
@@ -57,10 +56,10 @@ int um_attr_get(struct um_fs *fs, struct um_inode *inode, struct stat *st)
 	}
 	/* A copy through the index: names only below count too. */
 	if (r == 0 && inode->indexed && layer == 0)
-		st->st_nlink = um_index_nlink(dfd, name, st);
+		st->st_nlink = um_index_nlink(p.dirfd, p.name, st);
 	if (r == 0 && um_override_xattr(fs)) {
 		struct um_override ov;
-		if (um_override_get(fs, dfd, name, &ov) > 0)
+		if (um_override_get(fs, p.dirfd, p.name, &ov) > 0)
 			um_override_apply(&ov, st);
 	}
 	pthread_mutex_unlock(&inode->lock);
@@ -80,30 +79,18 @@ int um_attr_get(struct um_fs *fs, struct um_inode *inode, struct stat *st)
 }
 
 /*
- * utimensat on the object itself, a symlink too: the fd's magic link is
- * resolved to the object and never past it.
- */
-static int set_times(int fd, const struct timespec ts[2])
-{
-	char path[UM_PROCPATH_MAX];
-
-	um_procpath(path, fd);
-	return utimensat(AT_FDCWD, path, ts, 0) < 0 ? -errno : 0;
-}
-
-/*
  * Owner and mode: in the override where the object has one (or
  * xattr_permissions= says so), else on the real object, falling back to
  * an override when we may not give it away.
  */
 static int set_owner_mode(struct um_fs *fs, struct um_inode *inode,
-			  int fd_path, const struct stat *attr, int valid)
+			  const struct um_path *obj, const struct stat *attr,
+			  int valid)
 {
-	char path[UM_PROCPATH_MAX];
 	uint32_t uid = (uid_t)-1, gid = (gid_t)-1;
 	struct um_override ov;
 	struct stat real;
-	int have = 0;
+	int have = 0, r;
 
 	/* Shown ids are stored as the host ids they map to. */
 	if (((valid & UM_SET_UID) &&
@@ -111,19 +98,16 @@ static int set_owner_mode(struct um_fs *fs, struct um_inode *inode,
 	    ((valid & UM_SET_GID) &&
 	     !um_idmap_to_host(&fs->cfg->gidmap, attr->st_gid, &gid)))
 		return -EINVAL;
-	um_procpath(path, fd_path);
-	if (fstatat(fd_path, "", &real, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
-		return -errno;
+	r = um_path_stat(obj, &real);
+	if (r < 0)
+		return r;
 	if (um_override_xattr(fs)) {
-		have = um_override_get(fs, fd_path, "", &ov);
+		have = um_override_get(fs, obj->dirfd, obj->name, &ov);
 		if (have < 0)
 			return have;
 	}
 	if (!have && !fs->override_always && (valid & (UM_SET_UID | UM_SET_GID))) {
-		int r = 0;
-		if (fchownat(fd_path, "", uid, gid,
-			     AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
-			r = -errno;
+		r = um_path_chown(obj, uid, gid);
 		if (r < 0 && !um_override_refused(fs, r))
 			return r;
 		have = r < 0 ? -1 : 0;	/* -1: refused, record it */
@@ -133,7 +117,7 @@ static int set_owner_mode(struct um_fs *fs, struct um_inode *inode,
 			return 0;
 		if (S_ISLNK(inode->type))
 			return -EOPNOTSUPP;
-		return chmod(path, attr->st_mode & 07777) < 0 ? -errno : 0;
+		return um_path_chmod(obj, attr->st_mode & 07777);
 	}
 	if (have <= 0)
 		ov = (struct um_override){ .uid = real.st_uid,
@@ -154,10 +138,11 @@ static int set_owner_mode(struct um_fs *fs, struct um_inode *inode,
 	if (!fs->override_always && (valid & UM_SET_MODE) &&
 	    !S_ISLNK(real.st_mode)) {
 		mode_t keep = S_ISDIR(real.st_mode) ? S_IRWXU : S_IRUSR | S_IWUSR;
-		if (chmod(path, (attr->st_mode & 0777) | keep) < 0)
-			return -errno;
+		r = um_path_chmod(obj, (attr->st_mode & 0777) | keep);
+		if (r < 0)
+			return r;
 	}
-	return um_override_set(fs, fd_path, "", &ov);
+	return um_override_set(fs, obj->dirfd, obj->name, &ov);
 }
 
 /* What a change that only sets the times asks of the real object. */
@@ -174,17 +159,16 @@ enum time_change { TIMES_CHANGE, TIMES_SAME, TIMES_GONE };
 static enum time_change time_writeback(struct um_inode *inode,
 				       const struct stat *attr, int valid)
 {
+	struct um_path p;
 	struct stat st;
-	int dfd, r;
-	const char *name;
+	int r;
 
 	if (!(valid & UM_SET_CTIME) || (valid & ~(UM_SET_MTIME | UM_SET_CTIME)))
 		return TIMES_CHANGE;
 	pthread_mutex_lock(&inode->lock);
-	r = um_inode_locate_locked(inode, &dfd, &name);
-	if (r == 0 && fstatat(dfd, name, &st,
-			      AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
-		r = -errno;
+	r = um_inode_locate_locked(inode, &p);
+	if (r == 0)
+		r = um_path_stat(&p, &st);
 	pthread_mutex_unlock(&inode->lock);
 	if (r == -ENOENT || r == -ESTALE)
 		return TIMES_GONE;
@@ -200,10 +184,10 @@ static enum time_change time_writeback(struct um_inode *inode,
 static int set_attr(struct um_fs *fs, struct um_inode *inode,
 		    const struct stat *attr, int valid, int fd)
 {
-	char path[UM_PROCPATH_MAX];
 	_cleanup_close_ int fd_path = -1;
+	struct um_path obj;
 	int flags = 0;
-	int r;
+	int r, layer;
 
 	if (valid == UM_SET_SIZE && attr->st_size == 0)
 		flags = UM_COPYUP_NODATA;
@@ -212,23 +196,24 @@ static int set_attr(struct um_fs *fs, struct um_inode *inode,
 	r = um_copyup(fs, inode, flags);
 	if (r < 0)
 		return r;
-	fd_path = um_inode_path(fs, inode, NULL);
+	/* The object itself, held by fd: its name may change meanwhile. */
+	fd_path = um_inode_path(fs, inode, &layer);
 	if (fd_path < 0)
 		return fd_path;
-	um_procpath(path, fd_path);
+	obj = UM_PATH(layer, fd_path, "");
 
 	if (valid & (UM_SET_UID | UM_SET_GID | UM_SET_MODE)) {
-		r = set_owner_mode(fs, inode, fd_path, attr, valid);
+		r = set_owner_mode(fs, inode, &obj, attr, valid);
 		if (r < 0)
 			return r;
 	}
 	if (valid & UM_SET_SIZE) {
 		if (!S_ISREG(inode->type))
 			return S_ISDIR(inode->type) ? -EISDIR : -EINVAL;
-		r = fd >= 0 ? ftruncate(fd, attr->st_size) :
-			      truncate(path, attr->st_size);
+		r = fd >= 0 ? (ftruncate(fd, attr->st_size) < 0 ? -errno : 0)
+			    : um_path_truncate(&obj, attr->st_size);
 		if (r < 0)
-			return -errno;
+			return r;
 	}
 	if (valid & (UM_SET_ATIME | UM_SET_MTIME | UM_SET_ATIME_NOW |
 		     UM_SET_MTIME_NOW)) {
@@ -242,7 +227,7 @@ static int set_attr(struct um_fs *fs, struct um_inode *inode,
 			ts[1].tv_nsec = UTIME_NOW;
 		else if (valid & UM_SET_MTIME)
 			ts[1] = attr->st_mtim;
-		r = set_times(fd_path, ts);
+		r = um_path_utimens(&obj, ts);
 		if (r < 0)
 			return r;
 	}

@@ -88,32 +88,29 @@ static int copy_data(int src, int dst, off_t size, bool flush)
 	return ftruncate(dst, size) < 0 ? -errno : 0;
 }
 
-/*
- * Copy the xattrs of src to dst, both the objects themselves (a symlink's
- * own): src is a /proc/self/fd magic link, resolved to its object by the
- * following calls and never past it; dst's last component is the object.
- */
-static int copy_xattrs(const char *src, const char *dst)
+/* Copy the xattrs of src to dst, both the objects themselves. */
+static int copy_xattrs(const struct um_path *src, const struct um_path *dst)
 {
-	ssize_t len = listxattr(src, NULL, 0);
+	ssize_t len = um_path_listxattr(src, NULL, 0);
 	_cleanup_free_ char *names = NULL;
 	_cleanup_free_ char *val = NULL;
 	size_t cap = 0;
+	int r;
 
 	if (len <= 0)
 		return 0;	/* none, or not supported there */
 	names = malloc(len);
 	if (!names)
 		return -ENOMEM;
-	len = listxattr(src, names, len);
+	len = um_path_listxattr(src, names, len);
 	if (len < 0)
-		return errno == ERANGE ? -EAGAIN : -errno;
+		return len == -ERANGE ? -EAGAIN : len;
 	for (char *n = names; n < names + len; n += strlen(n) + 1) {
 		ssize_t vlen;
 
 		if (um_is_private_xattr(n) && !um_is_override_xattr(n))
 			continue;
-		vlen = getxattr(src, n, NULL, 0);
+		vlen = um_path_getxattr(src, n, NULL, 0);
 		if (vlen < 0)
 			continue;
 		if ((size_t)vlen + 1 > cap) {
@@ -123,15 +120,13 @@ static int copy_xattrs(const char *src, const char *dst)
 			if (!val)
 				return -ENOMEM;
 		}
-		vlen = getxattr(src, n, val, cap);
+		vlen = um_path_getxattr(src, n, val, cap);
 		if (vlen < 0)
 			continue;
-		if (lsetxattr(dst, n, val, vlen, 0) < 0) {
-			/* security.* or trusted.* we may not set: skip it. */
-			if (errno == EPERM || errno == ENOTSUP)
-				continue;
-			return -errno;
-		}
+		r = um_path_setxattr(dst, n, val, vlen, 0);
+		/* security.* or trusted.* we may not set: skip it. */
+		if (r < 0 && r != -EPERM && r != -ENOTSUP)
+			return r;
 	}
 	return 0;
 }
@@ -184,16 +179,11 @@ static int build_copy(struct um_fs *fs, struct um_inode *inode, int sfd,
 		      const struct stat *st, const char *tmp, int flags,
 		      bool *meta)
 {
-	char src[UM_PROCPATH_MAX];
-	_cleanup_free_ char *dst = um_procpath_at(fs->workfd, tmp);
+	struct um_path src = UM_PATH(inode->layer, sfd, "");
+	struct um_path dst = UM_PATH(UM_LAYER_WORK, fs->workfd, tmp);
 	_cleanup_free_ char *target = NULL;
-	struct timespec times[2] = { st->st_atim, st->st_mtim };
-	char xn[64];
+	struct timespec times[2] = {st->st_atim, st->st_mtim};
 	int r = 0;
-
-	if (!dst)
-		return -ENOMEM;
-	um_procpath(src, sfd);
 
 	switch (st->st_mode & S_IFMT) {
 	case S_IFREG: {
@@ -206,17 +196,18 @@ static int build_copy(struct um_fs *fs, struct um_inode *inode, int sfd,
 		*meta = (flags & UM_COPYUP_META) && fs->cfg->metacopy &&
 			keeps_origin(st) && st->st_size > UM_METACOPY_MIN &&
 			!(flags & UM_COPYUP_NODATA);
-		if (*meta) {
-			um_metacopy_xattr(fs, xn);
-			*meta = fsetxattr(out, xn, "", 0, 0) == 0;
-		}
+		if (*meta)
+			*meta = fsetxattr(out,
+					  um_marker_name(UM_MARK_METACOPY,
+							 fs->xattr_ns),
+					  "", 0, 0) == 0;
 		if (*meta) {
 			if (ftruncate(out, st->st_size) < 0)
 				r = -errno;
 		} else if (!(flags & UM_COPYUP_NODATA)) {
-			in = um_reopen(sfd, O_RDONLY);
+			in = um_path_open(&src, O_RDONLY);
 			if (in < 0)
-				r = -errno;
+				r = in;
 			else
 				r = copy_data(in, out, st->st_size, fs->fsync);
 		}
@@ -251,18 +242,19 @@ static int build_copy(struct um_fs *fs, struct um_inode *inode, int sfd,
 	}
 
 	if (!r)
-		r = copy_xattrs(src, dst);
+		r = copy_xattrs(&src, &dst);
 	if (!r)
 		r = copy_owner(fs, tmp, st);
 	if (!r && !S_ISLNK(st->st_mode) &&
 	    fchmodat(fs->workfd, tmp, st->st_mode & 07777, 0) < 0)
 		r = -errno;
 	if (!r && (keeps_origin(st) || (flags & COPY_INDEXED))) {
-		um_origin_xattr(fs, xn);
+		const char *xn = um_marker_name(UM_MARK_ORIGIN, fs->xattr_ns);
 		/* user.* xattrs are not allowed on symlinks: best effort. */
-		if (lsetxattr(dst, xn, &inode->ino, sizeof(inode->ino), 0) < 0 &&
-		    errno != ENOTSUP && errno != EPERM)
-			r = -errno;
+		r = um_path_setxattr(&dst, xn, &inode->ino, sizeof(inode->ino),
+				     0);
+		if (r == -ENOTSUP || r == -EPERM)
+			r = 0;
 	}
 	if (!r && utimensat(fs->workfd, tmp, times, AT_SYMLINK_NOFOLLOW) < 0)
 		r = -errno;
@@ -302,12 +294,6 @@ static int copyup_orphan(struct um_fs *fs, struct um_inode *inode, int sfd,
 	return 0;
 }
 
-/* The namespace our markers are written in. */
-static enum um_xattr_ns marker_ns(struct um_fs *fs)
-{
-	return fs->xattr_ns[0] == 't' ? UM_NS_TRUSTED : UM_NS_USER;
-}
-
 /*
  * The union's link count of a copy cannot be kept where the upper takes
  * no xattr: a symlink refuses user.* ones.  It then counts its upper
@@ -334,7 +320,7 @@ static int link_up(struct um_fs *fs, int fd, int pfd, const char *name)
 	if (fstat(fd, &st) < 0)
 		return -errno;
 	n = um_index_nlink(fd, "", &st);
-	r = um_index_set_nlink(fd, "", marker_ns(fs), n, &st, true);
+	r = um_index_set_nlink(fd, "", fs->xattr_ns, n, &st, true);
 	if (nlink_result(r, &st) < 0)
 		return r;
 	um_procpath(path, fd);
@@ -342,7 +328,7 @@ static int link_up(struct um_fs *fs, int fd, int pfd, const char *name)
 		return -errno;
 	if (fstat(fd, &st) < 0)
 		return -errno;
-	return nlink_result(um_index_set_nlink(fd, "", marker_ns(fs), n, &st,
+	return nlink_result(um_index_set_nlink(fd, "", fs->xattr_ns, n, &st,
 					       false), &st);
 }
 
@@ -377,7 +363,7 @@ static int copyup_indexed(struct um_fs *fs, struct um_inode *inode, int sfd,
 			return r;
 		/* Until a name changes, the union counts the lower's names. */
 		r = nlink_result(um_index_set_nlink(fs->workfd, tmp,
-						    marker_ns(fs),
+						    fs->xattr_ns,
 						    st->st_nlink, st, true),
 				 st);
 		if (r == 0 && renameat2(fs->workfd, tmp, fs->indexfd, iname,
@@ -455,8 +441,9 @@ static int copyup_one(struct um_fs *fs, struct um_inode *inode,
 /* Drop the metacopy markers (ours, the kernel's) of the upper file fd. */
 static int drop_metacopy(int fd)
 {
-	for (size_t i = 0; i < UM_METACOPY_MARKERS; i++) {
-		int r = um_removexattr_at(fd, "", um_metacopy_markers[i]);
+	for (int ns = 0; ns < UM_NS_COUNT; ns++) {
+		int r = um_removexattr_at(fd, "",
+					  um_marker_name(UM_MARK_METACOPY, ns));
 		if (r < 0 && r != -ENODATA && r != -ENOTSUP && r != -EPERM)
 			return r;
 	}
@@ -473,22 +460,24 @@ static int copyup_data(struct um_fs *fs, struct um_inode *inode, bool nodata)
 {
 	_cleanup_close_ int up = um_inode_path_locked(inode);
 	_cleanup_close_ int data = -1, in = -1, out = -1;
-	char path[UM_PROCPATH_MAX];
+	struct um_path obj = UM_PATH(0, up, "");
 	struct stat st;
 	int r = 0;
 
 	if (up < 0)
 		return up;
-	um_procpath(path, up);
 	if (fstat(up, &st) < 0)
 		return -errno;
-	out = um_reopen(up, O_WRONLY);
-	if (out < 0 && errno == EACCES && chmod(path, st.st_mode | S_IWUSR) == 0) {
-		out = um_reopen(up, O_WRONLY);
-		chmod(path, st.st_mode & 07777);
+	out = um_path_open(&obj, O_WRONLY);
+	if (out == -EACCES && um_path_chmod(&obj, st.st_mode | S_IWUSR) == 0) {
+		out = um_path_open(&obj, O_WRONLY);
+		/* Back to its mode: the write needed only this open. */
+		r = um_path_chmod(&obj, st.st_mode & 07777);
+		if (r < 0)
+			return r;
 	}
 	if (out < 0)
-		return -errno;
+		return out;
 	if (nodata) {
 		if (ftruncate(out, 0) < 0)
 			return -errno;
@@ -604,7 +593,7 @@ long um_copyup_nlink_start(struct um_fs *fs, struct um_inode *inode)
 		r = -errno;
 	} else {
 		n = um_index_nlink(inode->fd, "", &st);
-		r = nlink_result(um_index_set_nlink(inode->fd, "", marker_ns(fs),
+		r = nlink_result(um_index_set_nlink(inode->fd, "", fs->xattr_ns,
 						    n, &st, false), &st);
 		if (r == 0)
 			r = n;

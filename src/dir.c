@@ -13,7 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "attr.h"
@@ -32,7 +31,7 @@ static int check_new_name(const char *name)
 	if (strlen(name) > 255)
 		return -ENAMETOOLONG;
 	/* Such a name would read back as a whiteout: refuse, never lose it. */
-	if (!strncmp(name, UM_OCI_PREFIX, 4))
+	if (um_is_oci_reserved(name))
 		return -EINVAL;
 	return 0;
 }
@@ -42,7 +41,7 @@ static bool chardev_whiteout_at(int dfd, const char *name)
 	struct stat st;
 
 	return fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-	       S_ISCHR(st.st_mode) && st.st_rdev == makedev(0, 0);
+	       um_is_chardev_whiteout(&st);
 }
 
 /*
@@ -86,14 +85,13 @@ static int make_object(struct um_fs *fs, int dfd, const char *name,
 	int fd = 0, r;
 
 	if (how->link) {
-		char path[UM_PROCPATH_MAX];
-		int lfd = um_inode_path(fs, how->link, NULL);
-		if (lfd < 0)
-			return lfd;
-		um_procpath(path, lfd);
-		fd = linkat(AT_FDCWD, path, dfd, name, AT_SYMLINK_FOLLOW);
-		close(lfd);
-		return fd < 0 ? -errno : 0;
+		struct um_path p;
+		pthread_mutex_lock(&how->link->lock);
+		r = um_inode_locate_locked(how->link, &p);
+		if (r == 0)
+			r = um_path_link(&p, dfd, name);
+		pthread_mutex_unlock(&how->link->lock);
+		return r;
 	}
 	switch (type) {
 	case S_IFDIR:
@@ -199,7 +197,7 @@ int um_dir_create(struct um_fs *fs, struct um_inode *dir, const char *name,
 	if (r < 0)
 		return r;
 	/* A device 0:0 would read back as a whiteout, as in the kernel. */
-	if (S_ISCHR(how->mode) && !how->link && how->rdev == makedev(0, 0))
+	if (S_ISCHR(how->mode) && !how->link && how->rdev == UM_WHITEOUT_RDEV)
 		return -EPERM;
 	if (!fs->upper)
 		return -EROFS;
@@ -306,14 +304,13 @@ static void index_unlink_end(struct um_fs *fs, struct um_inode *inode,
  */
 static bool last_name(struct um_inode *inode)
 {
+	struct um_path p;
 	struct stat st;
-	const char *name;
 	bool last = false;
-	int dfd;
 
 	pthread_mutex_lock(&inode->lock);
-	if (inode->fd < 0 && um_inode_locate_locked(inode, &dfd, &name) == 0 &&
-	    fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0)
+	if (inode->fd < 0 && um_inode_locate_locked(inode, &p) == 0 &&
+	    um_path_stat(&p, &st) == 0)
 		last = st.st_nlink <= 1;
 	pthread_mutex_unlock(&inode->lock);
 	return last;
@@ -380,7 +377,7 @@ static int remove_upper_dir(struct um_fs *fs, int udfd, const char *name,
 	um_tmpname(fs, tmp);
 	if (whiteout && fs->whiteout != UM_WHITEOUT_OCI && fs->can_mknod) {
 		/* Swap a whiteout in for the directory in one step. */
-		if (mknodat(fs->workfd, tmp, S_IFCHR, makedev(0, 0)) < 0)
+		if (mknodat(fs->workfd, tmp, S_IFCHR, UM_WHITEOUT_RDEV) < 0)
 			return -errno;
 		if (renameat2(fs->workfd, tmp, udfd, name, RENAME_EXCHANGE) < 0) {
 			r = -errno;
@@ -483,7 +480,6 @@ static int set_redirect(struct um_fs *fs, struct um_inode *d,
 	_cleanup_free_ char *val = NULL;
 	const char *base = strrchr(d->lowerpath, '/');
 	size_t plen = base ? (size_t)(base - d->lowerpath) : 0;
-	char xn[64];
 	int r;
 
 	base = base ? base + 1 : d->lowerpath;
@@ -494,8 +490,9 @@ static int set_redirect(struct um_fs *fs, struct um_inode *d,
 		val = NULL;
 	if (!val)
 		return -ENOMEM;
-	um_redirect_xattr(fs, xn);
-	r = um_setxattr_at(udfd, name, xn, val, strlen(val), 0);
+	r = um_setxattr_at(udfd, name,
+			   um_marker_name(UM_MARK_REDIRECT, fs->xattr_ns), val,
+			   strlen(val), 0);
 	/* Too long for an xattr: let the caller copy, as mv(1) does. */
 	if (r == -ENOSPC || r == -E2BIG || r == -ERANGE)
 		r = -EXDEV;

@@ -62,16 +62,13 @@ struct um_file *um_file_wrap(struct um_inode *inode, int fd, int flags)
 /* Open the real object: by name in its directory, or through a pinned fd. */
 static int open_real(struct um_inode *inode, int flags)
 {
-	const char *name;
-	int dfd, fd, r;
+	struct um_path p;
+	int r;
 
 	pthread_mutex_lock(&inode->lock);
-	r = um_inode_locate_locked(inode, &dfd, &name);
-	if (r == 0) {
-		fd = *name ? openat(dfd, name, flags | O_NOFOLLOW | O_CLOEXEC) :
-			     um_reopen(dfd, flags);
-		r = fd < 0 ? -errno : fd;
-	}
+	r = um_inode_locate_locked(inode, &p);
+	if (r == 0)
+		r = um_path_open(&p, flags);
 	pthread_mutex_unlock(&inode->lock);
 	return r;
 }

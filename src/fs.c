@@ -128,11 +128,14 @@ static void probe_upper(struct um_fs *fs)
 	if (fs->can_mknod)
 		unlinkat(fs->workfd, tmp, 0);
 
-	fs->xattr_ns = "user.";
+	/* Trusted markers if we may set them, as the kernel mounted by root. */
+	fs->xattr_ns = UM_NS_USER;
 	if (mkdirat(fs->workfd, tmp, 0700) == 0) {
-		if (um_setxattr_at(fs->workfd, tmp, "trusted.overlay.probe",
-				   "y", 1, 0) == 0)
-			fs->xattr_ns = "trusted.";
+		struct um_path p = UM_PATH(UM_LAYER_WORK, fs->workfd, tmp);
+		if (um_path_setxattr(
+			    &p, um_marker_name(UM_MARK_OPAQUE, UM_NS_TRUSTED),
+			    "y", 1, 0) == 0)
+			fs->xattr_ns = UM_NS_TRUSTED;
 		unlinkat(fs->workfd, tmp, AT_REMOVEDIR);
 	}
 }
@@ -172,16 +175,16 @@ static void probe_privilege(struct um_fs *fs)
 	fs->can_chown = chown_cap;
 	switch (fs->cfg->xattr_permissions) {
 	case 1:
-		fs->override_xattr = "security.fuseoverlayfs.override_stat";
+		fs->override_xattr = UM_OVERRIDE_FUSEOVERLAYFS;
 		fs->override_always = true;
 		break;
 	case 2:
-		fs->override_xattr = "user.containers.override_stat";
+		fs->override_xattr = UM_OVERRIDE_CONTAINERS;
 		fs->override_always = true;
 		break;
 	default:
 		if (!chown_cap || !have_cap(CAP_MKNOD) || !in_initial_userns())
-			fs->override_xattr = "user.containers.override_stat";
+			fs->override_xattr = UM_OVERRIDE_CONTAINERS;
 		break;
 	}
 }
@@ -210,8 +213,10 @@ static int make_root(struct um_fs *fs, char *err, size_t errlen)
 		if (fd < 0)
 			return fail(err, errlen, "dup: %s", strerror(errno));
 		root->lowers[root->nlowers++] = (struct um_realdir){
-			.layer = i, .fd = fd,
-			.xwhiteouts = um_dir_opaque(fd, ".") == UM_XWHITEOUTS };
+			.layer = i,
+			.fd = fd,
+			.xwhiteouts = um_dir_opaque(&UM_PATH(i, fd, "")) ==
+				      UM_XWHITEOUTS};
 	}
 	root->fd = top == 0 ? fcntl(fs->layers[0].fd, F_DUPFD_CLOEXEC, 0) :
 			      root->lowers[0].fd;
@@ -243,7 +248,9 @@ int um_fs_init(struct um_fs *fs, struct um_config *cfg, char *err,
 	fs->timeout = cfg->timeout;
 	fs->whiteout = cfg->whiteout;
 	fs->fsync = !cfg->no_fsync;
-	fs->xattr_ns = "user.";
+	fs->xattr_ns = UM_NS_USER;
+	/* -d: every call on a layer is logged beside the FUSE requests. */
+	um_trace_layers(cfg->debug);
 	pthread_mutex_init(&fs->table_lock, NULL);
 	raise_fd_limit();
 	/* Modes come from the kernel already masked. */

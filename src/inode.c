@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "ino.h"
 #include "inode.h"
 #include "nameset.h"
 #include "readdir.h"
@@ -107,6 +108,18 @@ struct um_inode *um_inode_get(struct um_fs *fs, struct um_lookup *lk,
 	return inode;
 }
 
+int um_lookup_inode(struct um_fs *fs, struct um_inode *dir, const char *name,
+		    struct um_inode **out)
+{
+	struct um_lookup lk;
+	int r = um_lookup_name(fs, dir, name, &lk);
+
+	if (r < 0)
+		return r;
+	*out = um_inode_get(fs, &lk, dir, name);
+	return *out ? 0 : -ENOMEM;
+}
+
 void um_inode_ref(struct um_fs *fs, struct um_inode *inode)
 {
 	pthread_mutex_lock(&fs->table_lock);
@@ -150,36 +163,27 @@ static int parent_fd(struct um_inode *parent, int layer)
 	return -1;
 }
 
-int um_inode_locate_locked(struct um_inode *inode, int *dirfd,
-			   const char **name)
+int um_inode_locate_locked(struct um_inode *inode, struct um_path *p)
 {
+	p->layer = inode->layer;
 	if (inode->fd >= 0) {
-		*dirfd = inode->fd;
-		*name = "";
+		p->dirfd = inode->fd;
+		p->name = "";
 		return 0;
 	}
 	if (!inode->parent)
 		return -ESTALE;
-	*dirfd = parent_fd(inode->parent, inode->layer);
-	*name = inode->name;
-	return *dirfd < 0 ? -ESTALE : 0;
+	p->dirfd = parent_fd(inode->parent, inode->layer);
+	p->name = inode->name;
+	return p->dirfd < 0 ? -ESTALE : 0;
 }
 
 int um_inode_path_locked(struct um_inode *inode)
 {
-	int fd, pfd;
+	struct um_path p;
+	int r = um_inode_locate_locked(inode, &p);
 
-	if (inode->fd >= 0) {
-		fd = fcntl(inode->fd, F_DUPFD_CLOEXEC, 3);
-		return fd < 0 ? -errno : fd;
-	}
-	if (!inode->parent)
-		return -ESTALE;
-	pfd = parent_fd(inode->parent, inode->layer);
-	if (pfd < 0)
-		return -ESTALE;
-	fd = openat(pfd, inode->name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
-	return fd < 0 ? -errno : fd;
+	return r < 0 ? r : um_path_open(&p, O_PATH);
 }
 
 int um_inode_path(struct um_fs *fs, struct um_inode *inode, int *layer)
@@ -203,17 +207,6 @@ void um_inode_pin(struct um_inode *inode)
 			inode->fd = fd;
 	}
 	pthread_mutex_unlock(&inode->lock);
-}
-
-struct um_real um_inode_real(struct um_inode *inode)
-{
-	struct um_real r;
-
-	pthread_mutex_lock(&inode->lock);
-	r.layer = inode->layer;
-	r.fd = inode->fd;
-	pthread_mutex_unlock(&inode->lock);
-	return r;
 }
 
 int um_inode_set_name(struct um_fs *fs, struct um_inode *inode,
@@ -282,11 +275,6 @@ uint64_t um_inode_cached_ino(struct um_fs *fs, dev_t dev, ino_t ino)
 		r = inode->ino;
 	pthread_mutex_unlock(&fs->table_lock);
 	return r;
-}
-
-struct um_inode *um_inode_root(struct um_fs *fs)
-{
-	return fs->root;
 }
 
 void um_inode_table_release(struct um_fs *fs)

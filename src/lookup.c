@@ -8,6 +8,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,25 +17,10 @@
 
 #include "index.h"
 #include "ino.h"
-#include "inode.h"
 #include "lookup.h"
 #include "nameset.h"
 #include "util.h"
 #include "whiteout.h"
-
-void um_origin_xattr(struct um_fs *fs, char buf[64])
-{
-	snprintf(buf, 64, "%sunionmount.origin", fs->xattr_ns);
-}
-
-const char *const um_metacopy_markers[UM_METACOPY_MARKERS] = {
-	"trusted.overlay.metacopy", "user.overlay.metacopy",
-};
-
-void um_metacopy_xattr(struct um_fs *fs, char buf[64])
-{
-	snprintf(buf, 64, "%soverlay.metacopy", fs->xattr_ns);
-}
 
 /*
  * Is the upper file dfd/name a metacopy?  Such a file holds no data, at
@@ -46,45 +32,16 @@ static bool is_metacopy(int dfd, const char *name, const struct stat *st)
 {
 	if (!S_ISREG(st->st_mode) || st->st_blocks * 512 >= st->st_size)
 		return false;
-	for (size_t i = 0; i < UM_METACOPY_MARKERS; i++)
-		if (um_getxattr_at(dfd, name, um_metacopy_markers[i], NULL,
-				   0) >= 0)
-			return true;
-	return false;
-}
-
-void um_redirect_xattr(struct um_fs *fs, char buf[64])
-{
-	snprintf(buf, 64, "%soverlay.redirect", fs->xattr_ns);
+	return um_marker_has(dfd, name, UM_MARK_METACOPY);
 }
 
 int um_check_name(const char *name)
 {
 	if (strlen(name) > 255)
 		return -ENAMETOOLONG;
-	if (!strncmp(name, UM_OCI_PREFIX, 4))
+	if (um_is_oci_reserved(name))
 		return -ENOENT;
 	return 0;
-}
-
-uint64_t um_ino_of(struct um_fs *fs, int layer, int dirfd, const char *name,
-		   const struct stat *st)
-{
-	static const char *const origin[] = {
-		"trusted.unionmount.origin",
-		"user.unionmount.origin",
-	};
-	struct um_layer *l = &fs->layers[layer];
-	uint64_t ino;
-
-	/* A copied-up object keeps the number it had below. */
-	if (l->upper) {
-		for (int i = 0; i < 2; i++)
-			if (um_getxattr_at(dirfd, name, origin[i], &ino,
-					   sizeof(ino)) == sizeof(ino))
-				return ino;
-	}
-	return um_ino_map(l->fsid, fs->fsid_bits, st->st_ino);
 }
 
 struct walk {
@@ -149,15 +106,15 @@ static bool realdir_maybe(struct um_realdir *rd, const char *name)
 {
 	struct um_nameset *set = realdir_names(rd);
 	size_t len = strlen(name);
-	char wh[4 + 256];
+	char wh[UM_OCI_PREFIX_LEN + NAME_MAX + 1];
 
 	if (!set || um_nameset_maybe(set, name, len))
 		return true;
-	if (!set->oci || len > 251)
+	if (!set->oci || UM_OCI_PREFIX_LEN + len > NAME_MAX)
 		return false;
-	memcpy(wh, UM_OCI_PREFIX, 4);
-	memcpy(wh + 4, name, len);
-	return um_nameset_maybe(set, wh, len + 4);
+	memcpy(wh, UM_OCI_PREFIX, UM_OCI_PREFIX_LEN);
+	memcpy(wh + UM_OCI_PREFIX_LEN, name, len);
+	return um_nameset_maybe(set, wh, UM_OCI_PREFIX_LEN + len);
 }
 
 /*
@@ -168,17 +125,19 @@ static bool realdir_maybe(struct um_realdir *rd, const char *name)
 static int probe(struct um_fs *fs, struct walk *w, int layer, int dfd,
 		 struct um_realdir *rd, const char *name, bool xwh)
 {
+	struct um_path p = UM_PATH(layer, dfd, name);
 	struct um_lookup *lk = w->lk;
 	struct stat st;
 	enum um_opaque op;
-	int fd;
+	int fd, r;
 
 	/* A lower directory that certainly lacks the name: no call at all. */
 	if (rd && !realdir_maybe(rd, name))
 		return 0;
-	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
-		if (errno != ENOENT && errno != ENOTDIR)
-			return -errno;
+	r = um_path_stat(&p, &st);
+	if (r < 0) {
+		if (r != -ENOENT && r != -ENOTDIR)
+			return r;
 		if (may_have_oci(rd) && um_has_oci_whiteout(dfd, name))
 			w->stop = true;
 		return 0;
@@ -200,11 +159,11 @@ static int probe(struct um_fs *fs, struct walk *w, int layer, int dfd,
 	/* Non-directories are reached by name, hard links by fd. */
 	fd = -1;
 	if (S_ISDIR(st.st_mode) || st.st_nlink > 1) {
-		fd = openat(dfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+		fd = um_path_open(&p, O_PATH);
 		if (fd < 0)
-			return errno == ENOENT ? 0 : -errno;
+			return fd == -ENOENT ? 0 : fd;
 	}
-	op = S_ISDIR(st.st_mode) ? um_dir_opaque(dfd, name) : UM_NOT_OPAQUE;
+	op = S_ISDIR(st.st_mode) ? um_dir_opaque(&p) : UM_NOT_OPAQUE;
 	if (!w->nfound) {
 		lk->layer = layer;
 		lk->st = st;
@@ -217,7 +176,7 @@ static int probe(struct um_fs *fs, struct walk *w, int layer, int dfd,
 	if (fs->layers[layer].upper) {
 		lk->fd = fd;
 	} else if (S_ISDIR(st.st_mode)) {
-		int r = add_lower(w, layer, fd, op == UM_XWHITEOUTS);
+		r = add_lower(w, layer, fd, op == UM_XWHITEOUTS);
 		if (r < 0) {
 			close(fd);
 			return r;
@@ -252,14 +211,15 @@ static int walk_redirect(struct um_fs *fs, struct walk *w, int layer,
 	if (dfd < 0)
 		return -errno;
 	for (;;) {
+		struct um_path p;
 		struct stat st;
 
 		next = strtok_r(NULL, "/", &save);
 		if (!next)
 			break;
+		p = UM_PATH(layer, dfd, comp);
 		if (strlen(comp) > 255 || !strcmp(comp, "..") ||
-		    !strcmp(comp, ".") ||
-		    fstatat(dfd, comp, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+		    !strcmp(comp, ".") || um_path_stat(&p, &st) < 0) {
 			close(dfd);
 			return 0;	/* not in this layer: try the next */
 		}
@@ -273,10 +233,9 @@ static int walk_redirect(struct um_fs *fs, struct walk *w, int layer,
 			close(dfd);
 			return 0;
 		}
-		if (um_dir_opaque(dfd, comp) == UM_OPAQUE)
+		if (um_dir_opaque(&p) == UM_OPAQUE)
 			stop_after = true;
-		nfd = openat(dfd, comp,
-			     O_PATH | O_NOFOLLOW | O_DIRECTORY | O_CLOEXEC);
+		nfd = um_path_open(&p, O_PATH | O_DIRECTORY);
 		close(dfd);
 		if (nfd < 0)
 			return 0;
@@ -377,16 +336,9 @@ int um_lookup_name(struct um_fs *fs, struct um_inode *dir, const char *name,
 			lk->metacopy = true;
 		}
 		if (w.nfound && S_ISDIR(lk->st.st_mode) && !w.stop) {
-			char xn[64];
-			um_redirect_xattr(fs, xn);
-			rlen = um_getxattr_at(real.fd, name, xn, redirect,
-					      sizeof(redirect) - 1);
-			if (rlen < 0)
-				rlen = um_getxattr_at(real.fd, name,
-					fs->xattr_ns[0] == 't' ?
-					"user.overlay.redirect" :
-					"trusted.overlay.redirect",
-					redirect, sizeof(redirect) - 1);
+			rlen = um_marker_get(real.fd, name, UM_MARK_REDIRECT,
+					     fs->xattr_ns, redirect,
+					     sizeof(redirect) - 1);
 			if (rlen >= 0)
 				redirect[rlen] = '\0';
 		}
@@ -449,18 +401,6 @@ void um_lookup_release(struct um_lookup *lk)
 	lk->layer = -1;
 }
 
-int um_lookup_inode(struct um_fs *fs, struct um_inode *dir, const char *name,
-		    struct um_inode **out)
-{
-	struct um_lookup lk;
-	int r = um_lookup_name(fs, dir, name, &lk);
-
-	if (r < 0)
-		return r;
-	*out = um_inode_get(fs, &lk, dir, name);
-	return *out ? 0 : -ENOMEM;
-}
-
 bool um_lower_has(struct um_fs *fs, struct um_inode *dir, const char *name)
 {
 	struct stat st;
@@ -469,7 +409,8 @@ bool um_lower_has(struct um_fs *fs, struct um_inode *dir, const char *name)
 		int dfd = dir->lowers[i].fd;
 		if (!realdir_maybe(&dir->lowers[i], name))
 			continue;
-		if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+		if (um_path_stat(&UM_PATH(dir->lowers[i].layer, dfd, name),
+				 &st) < 0) {
 			if (may_have_oci(&dir->lowers[i]) &&
 			    um_has_oci_whiteout(dfd, name))
 				return false;
@@ -484,14 +425,14 @@ bool um_lower_has(struct um_fs *fs, struct um_inode *dir, const char *name)
 int um_lookup_data(struct um_fs *fs, struct um_inode *dir, const char *name)
 {
 	struct stat st;
-	int fd;
 
 	(void)fs;
 	for (int i = 0; i < dir->nlowers; i++) {
 		struct um_realdir *rd = &dir->lowers[i];
 		if (!realdir_maybe(rd, name))
 			continue;
-		if (fstatat(rd->fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+		struct um_path p = UM_PATH(rd->layer, rd->fd, name);
+		if (um_path_stat(&p, &st) < 0) {
 			if (may_have_oci(rd) && um_has_oci_whiteout(rd->fd, name))
 				return -EIO;
 			continue;
@@ -499,8 +440,7 @@ int um_lookup_data(struct um_fs *fs, struct um_inode *dir, const char *name)
 		/* A whiteout, a directory, a device: no data to read. */
 		if (!S_ISREG(st.st_mode))
 			return -EIO;
-		fd = openat(rd->fd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
-		return fd < 0 ? -errno : fd;
+		return um_path_open(&p, O_PATH);
 	}
 	return -EIO;
 }

@@ -3,7 +3,6 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/sysmacros.h>
 
 #include "markers.h"
 #include "util.h"
@@ -83,7 +82,7 @@ char *um_oci_whiteout_name(const char *name)
 
 bool um_is_chardev_whiteout(const struct stat *st)
 {
-	return S_ISCHR(st->st_mode) && st->st_rdev == makedev(0, 0);
+	return S_ISCHR(st->st_mode) && st->st_rdev == UM_WHITEOUT_RDEV;
 }
 
 /* Prefixes of private xattrs; the last two are whole names. */

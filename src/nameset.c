@@ -7,6 +7,7 @@
 
 #include <xxhash.h>
 
+#include "markers.h"
 #include "nameset.h"
 
 uint64_t um_name_hash(const char *name, size_t len)
@@ -63,7 +64,7 @@ int um_nameset_add(struct um_nameset *s, const char *name, size_t len)
 		return -ENOMEM;
 	insert(s->slots, s->mask, um_name_hash(name, len));
 	s->n++;
-	if (len > 4 && !memcmp(name, ".wh.", 4))
+	if (len > UM_OCI_PREFIX_LEN && um_is_oci_reserved(name))
 		s->oci = true;
 	return 0;
 }

@@ -13,8 +13,8 @@
 #include <unistd.h>
 #include <xxhash.h>
 
+#include "ino.h"
 #include "inode.h"
-#include "lookup.h"
 #include "readdir.h"
 #include "util.h"
 #include "whiteout.h"
@@ -119,9 +119,9 @@ static int read_layer(struct merge *m, int layer, int dirfd, bool xwh,
 	DIR *dp;
 	int fd, r = 0;
 
-	fd = um_reopen(dirfd, O_RDONLY | O_DIRECTORY);
+	fd = um_path_open(&UM_PATH(layer, dirfd, ""), O_RDONLY | O_DIRECTORY);
 	if (fd < 0)
-		return -errno;
+		return fd;
 	dp = fdopendir(fd);
 	if (!dp) {
 		close(fd);
@@ -136,7 +136,7 @@ static int read_layer(struct merge *m, int layer, int dirfd, bool xwh,
 
 		if (!strcmp(name, ".") || !strcmp(name, ".."))
 			continue;
-		if (!strncmp(name, UM_OCI_PREFIX, 4)) {
+		if (um_is_oci_reserved(name)) {
 			target = um_oci_whiteout_target(name);
 			if (target)
 				r = pending_add(&pend, target);
@@ -146,7 +146,7 @@ static int read_layer(struct merge *m, int layer, int dirfd, bool xwh,
 			continue;
 		if (de->d_type == DT_CHR || de->d_type == DT_UNKNOWN ||
 		    (xwh && de->d_type == DT_REG)) {
-			if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+			if (um_path_stat(&UM_PATH(layer, dirfd, name), &st) < 0)
 				continue;	/* gone meanwhile */
 			if (um_is_whiteout(&st, dirfd, name, xwh)) {
 				r = last ? 0 : seen_add(m, name, len);

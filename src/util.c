@@ -2,6 +2,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +11,49 @@
 #include <unistd.h>
 
 #include "util.h"
+
+static bool trace_on;
+
+void um_trace_layers(bool on)
+{
+	trace_on = on;
+}
+
+static void trace(const char *op, const struct um_path *p, const char *arg,
+		  long r)
+{
+	char layer[16];
+
+	if (p->layer == UM_LAYER_WORK)
+		snprintf(layer, sizeof(layer), "work");
+	else if (p->layer == UM_LAYER_UNKNOWN)
+		snprintf(layer, sizeof(layer), "?");
+	else
+		snprintf(layer, sizeof(layer), "%d", p->layer);
+	if (r < 0)
+		fprintf(stderr,
+			"unionmount: layer %s: %s(%d, \"%s\"%s%s) = %s\n",
+			layer, op, p->dirfd, p->name, arg ? ", " : "",
+			arg ? arg : "", strerror((int)-r));
+	else
+		fprintf(stderr,
+			"unionmount: layer %s: %s(%d, \"%s\"%s%s) = %ld\n",
+			layer, op, p->dirfd, p->name, arg ? ", " : "",
+			arg ? arg : "", r);
+}
+
+/* Cheap when off: one predictable branch per call. */
+#define TRACE(op, p, arg, r)                                                   \
+	do {                                                                   \
+		if (__builtin_expect(trace_on, 0))                             \
+			trace((op), (p), (arg), (long)(r));                    \
+	} while (0)
+
+/* -errno for a failed call's result, the result otherwise. */
+static long result(long r)
+{
+	return r < 0 ? -errno : r;
+}
 
 void um_procpath(char buf[UM_PROCPATH_MAX], int fd)
 {
@@ -25,71 +69,226 @@ char *um_procpath_at(int dirfd, const char *name)
 	return p;
 }
 
-int um_reopen(int fd, int flags)
-{
-	char path[UM_PROCPATH_MAX];
-
-	um_procpath(path, fd);
-	return open(path, flags | O_CLOEXEC);
-}
+/* "/proc/self/fd/N", N's "name", and a child below: on the stack. */
+#define PROC_OBJ_MAX (UM_PROCPATH_MAX + 2 * (NAME_MAX + 1))
 
 /*
- * The path goes through the directory fd's magic link, so the lookup of
- * name is relative to the real directory we hold and cannot wander out of
- * the layer: name is a single component (no '/').  An empty name is the
- * fd's own object: its magic link is followed, which resolves to that
- * object and never past it (a symlink's own xattrs).
+ * The path of p through the directory fd's magic link, so the lookup of
+ * the name is relative to the real directory we hold and cannot wander
+ * out of the layer: the name is a single component (no '/').  An empty
+ * name is the fd's own object: its magic link is followed, which
+ * resolves to that object and never past it (a symlink's own xattrs), so
+ * the calls that follow a final symlink are used for it, the l*() ones
+ * for a name.  child (or NULL) is an entry inside that directory.
  */
-static char *xattr_path(int dirfd, const char *name, bool *follow)
+static int proc_path(const struct um_path *p, const char *child,
+		     char buf[PROC_OBJ_MAX])
 {
-	*follow = !*name;
-	if (!*name) {
-		char *p = malloc(UM_PROCPATH_MAX);
-		if (p)
-			um_procpath(p, dirfd);
-		return p;
+	int n = snprintf(buf, PROC_OBJ_MAX, "/proc/self/fd/%d%s%s%s%s",
+			 p->dirfd, *p->name ? "/" : "", p->name,
+			 child ? "/" : "", child ? child : "");
+
+	return n < 0 || n >= PROC_OBJ_MAX ? -ENAMETOOLONG : 0;
+}
+
+int um_path_stat(const struct um_path *p, struct stat *st)
+{
+	long r = result(fstatat(p->dirfd, p->name, st,
+				AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW));
+
+	TRACE("stat", p, NULL, r);
+	return (int)r;
+}
+
+int um_path_open(const struct um_path *p, int flags)
+{
+	char path[PROC_OBJ_MAX];
+	long r;
+
+	if (*p->name)
+		r = result(openat(p->dirfd, p->name,
+				  flags | O_NOFOLLOW | O_CLOEXEC));
+	else if (flags & O_PATH)
+		r = result(fcntl(p->dirfd, F_DUPFD_CLOEXEC, 3));
+	else if ((r = proc_path(p, NULL, path)) == 0)
+		r = result(open(path, flags | O_CLOEXEC));
+	TRACE("open", p, NULL, r);
+	return (int)r;
+}
+
+ssize_t um_path_getxattr(const struct um_path *p, const char *xname, void *buf,
+			 size_t size)
+{
+	char path[PROC_OBJ_MAX];
+	long r = proc_path(p, NULL, path);
+
+	if (r == 0)
+		r = result(*p->name ? lgetxattr(path, xname, buf, size)
+				    : getxattr(path, xname, buf, size));
+	TRACE("getxattr", p, xname, r);
+	return r;
+}
+
+int um_path_setxattr(const struct um_path *p, const char *xname,
+		     const void *val, size_t size, int flags)
+{
+	char path[PROC_OBJ_MAX];
+	long r = proc_path(p, NULL, path);
+
+	if (r == 0)
+		r = result(*p->name ? lsetxattr(path, xname, val, size, flags)
+				    : setxattr(path, xname, val, size, flags));
+	TRACE("setxattr", p, xname, r);
+	return (int)r;
+}
+
+int um_path_removexattr(const struct um_path *p, const char *xname)
+{
+	char path[PROC_OBJ_MAX];
+	long r = proc_path(p, NULL, path);
+
+	if (r == 0)
+		r = result(*p->name ? lremovexattr(path, xname)
+				    : removexattr(path, xname));
+	TRACE("removexattr", p, xname, r);
+	return (int)r;
+}
+
+ssize_t um_path_listxattr(const struct um_path *p, char *buf, size_t size)
+{
+	char path[PROC_OBJ_MAX];
+	long r = proc_path(p, NULL, path);
+
+	if (r == 0)
+		r = result(*p->name ? llistxattr(path, buf, size)
+				    : listxattr(path, buf, size));
+	TRACE("listxattr", p, NULL, r);
+	return r;
+}
+
+int um_path_chown(const struct um_path *p, uid_t uid, gid_t gid)
+{
+	long r = result(fchownat(p->dirfd, p->name, uid, gid,
+				 AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW));
+
+	TRACE("chown", p, NULL, r);
+	return (int)r;
+}
+
+int um_path_chmod(const struct um_path *p, mode_t mode)
+{
+	char path[PROC_OBJ_MAX];
+	long r = 0;
+
+	if (*p->name)
+		r = result(
+			fchmodat(p->dirfd, p->name, mode, AT_SYMLINK_NOFOLLOW));
+	else if ((r = proc_path(p, NULL, path)) == 0)
+		r = result(chmod(path, mode));
+	TRACE("chmod", p, NULL, r);
+	return (int)r;
+}
+
+int um_path_truncate(const struct um_path *p, off_t size)
+{
+	char path[PROC_OBJ_MAX];
+	long r = proc_path(p, NULL, path);
+
+	/* A name's final symlink would be followed: only the object itself. */
+	if (r == 0)
+		r = *p->name ? -EINVAL : result(truncate(path, size));
+	TRACE("truncate", p, NULL, r);
+	return (int)r;
+}
+
+int um_path_utimens(const struct um_path *p, const struct timespec ts[2])
+{
+	char path[PROC_OBJ_MAX];
+	long r = 0;
+
+	if (*p->name)
+		r = result(
+			utimensat(p->dirfd, p->name, ts, AT_SYMLINK_NOFOLLOW));
+	else if ((r = proc_path(p, NULL, path)) == 0)
+		r = result(utimensat(AT_FDCWD, path, ts, 0));
+	TRACE("utimens", p, NULL, r);
+	return (int)r;
+}
+
+int um_path_link(const struct um_path *p, int newdirfd, const char *newname)
+{
+	char path[PROC_OBJ_MAX];
+	long r = 0;
+
+	/* linkat(AT_EMPTY_PATH) would need CAP_DAC_READ_SEARCH. */
+	if (*p->name)
+		r = result(linkat(p->dirfd, p->name, newdirfd, newname, 0));
+	else if ((r = proc_path(p, NULL, path)) == 0)
+		r = result(linkat(AT_FDCWD, path, newdirfd, newname,
+				  AT_SYMLINK_FOLLOW));
+	TRACE("link", p, newname, r);
+	return (int)r;
+}
+
+int um_path_stat_child(const struct um_path *p, const char *child,
+		       struct stat *st)
+{
+	char path[PROC_OBJ_MAX];
+	long r = proc_path(p, child, path);
+
+	if (r == 0)
+		r = result(lstat(path, st));
+	TRACE("stat_child", p, child, r);
+	return (int)r;
+}
+
+int um_path_create_child(const struct um_path *p, const char *child)
+{
+	char path[PROC_OBJ_MAX];
+	long r = proc_path(p, child, path);
+
+	if (r == 0)
+		r = result(open(path,
+				O_CREAT | O_WRONLY | O_CLOEXEC | O_NOFOLLOW,
+				0644));
+	if (r >= 0) {
+		close((int)r);
+		r = 0;
 	}
-	return um_procpath_at(dirfd, name);
+	TRACE("create_child", p, child, r);
+	return (int)r;
+}
+
+int um_reopen(int fd, int flags)
+{
+	int r = um_path_open(&UM_PATH(UM_LAYER_UNKNOWN, fd, ""), flags);
+
+	/* Callers read errno, as after open(2). */
+	if (r < 0) {
+		errno = -r;
+		return -1;
+	}
+	return r;
 }
 
 ssize_t um_getxattr_at(int dirfd, const char *name, const char *xname,
 		       void *buf, size_t size)
 {
-	bool follow;
-	_cleanup_free_ char *p = xattr_path(dirfd, name, &follow);
-	ssize_t r;
-
-	if (!p)
-		return -ENOMEM;
-	r = follow ? getxattr(p, xname, buf, size) :
-		     lgetxattr(p, xname, buf, size);
-	return r < 0 ? -errno : r;
+	return um_path_getxattr(&UM_PATH(UM_LAYER_UNKNOWN, dirfd, name), xname,
+				buf, size);
 }
 
 int um_setxattr_at(int dirfd, const char *name, const char *xname,
 		   const void *val, size_t size, int flags)
 {
-	bool follow;
-	_cleanup_free_ char *p = xattr_path(dirfd, name, &follow);
-	int r;
-
-	if (!p)
-		return -ENOMEM;
-	r = follow ? setxattr(p, xname, val, size, flags) :
-		     lsetxattr(p, xname, val, size, flags);
-	return r < 0 ? -errno : 0;
+	return um_path_setxattr(&UM_PATH(UM_LAYER_UNKNOWN, dirfd, name), xname,
+				val, size, flags);
 }
 
 int um_removexattr_at(int dirfd, const char *name, const char *xname)
 {
-	bool follow;
-	_cleanup_free_ char *p = xattr_path(dirfd, name, &follow);
-	int r;
-
-	if (!p)
-		return -ENOMEM;
-	r = follow ? removexattr(p, xname) : lremovexattr(p, xname);
-	return r < 0 ? -errno : 0;
+	return um_path_removexattr(&UM_PATH(UM_LAYER_UNKNOWN, dirfd, name),
+				   xname);
 }
 
 static int rmtree_contents(int dfd)

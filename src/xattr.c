@@ -26,13 +26,12 @@ static void forget_caps(struct um_inode *inode, const char *name)
 }
 
 /*
- * A path that names the object itself: the magic link of an O_PATH fd on
- * it.  The kernel resolves it to that very object and never past it, so
- * the following *xattr calls reach a symlink's own xattrs; and the fd is
- * the pinned one of a hard link, whose recorded name may be gone.
+ * The object itself, held by an O_PATH fd while the call runs (no inode
+ * lock held across it): a rename may move the object meanwhile, and the
+ * fd is the pinned one of a hard link whose recorded name may be gone.
  */
 struct objpath {
-	char path[UM_PROCPATH_MAX];
+	struct um_path p;
 	int fd;			/* to close after use, or -1 */
 };
 
@@ -46,10 +45,12 @@ static void objpath_release(struct objpath *o)
 static int object_path(struct um_fs *fs, struct um_inode *inode,
 		       struct objpath *o)
 {
-	o->fd = um_inode_path(fs, inode, NULL);
+	int layer;
+
+	o->fd = um_inode_path(fs, inode, &layer);
 	if (o->fd < 0)
 		return o->fd;
-	um_procpath(o->path, o->fd);
+	o->p = UM_PATH(layer, o->fd, "");
 	return 0;
 }
 
@@ -65,10 +66,8 @@ ssize_t um_xattr_get(struct um_fs *fs, struct um_inode *inode,
 	if (caps && __atomic_load_n(&inode->no_caps, __ATOMIC_RELAXED))
 		return -ENODATA;
 	r = object_path(fs, inode, &o);
-	if (r == 0) {
-		r = getxattr(o.path, name, buf, size);
-		r = r < 0 ? -errno : r;
-	}
+	if (r == 0)
+		r = um_path_getxattr(&o.p, name, buf, size);
 	objpath_release(&o);
 	/* Only we change the layers, and set/remove forget this. */
 	if (caps && r == -ENODATA)
@@ -76,24 +75,24 @@ ssize_t um_xattr_get(struct um_fs *fs, struct um_inode *inode,
 	return r;
 }
 
-static ssize_t list_filtered(const char *path, char *buf, size_t size)
+static ssize_t list_filtered(const struct um_path *p, char *buf, size_t size)
 {
 	_cleanup_free_ char *all = NULL;
 	ssize_t len, out = 0;
 
 	for (;;) {
-		len = listxattr(path, NULL, 0);
+		len = um_path_listxattr(p, NULL, 0);
 		if (len <= 0)
-			return len < 0 ? -errno : 0;
+			return len;
 		free(all);
 		all = malloc(len);
 		if (!all)
 			return -ENOMEM;
-		len = listxattr(path, all, len);
+		len = um_path_listxattr(p, all, len);
 		if (len >= 0)
 			break;
-		if (errno != ERANGE)
-			return -errno;
+		if (len != -ERANGE)
+			return len;
 	}
 	for (char *n = all; n < all + len; n += strlen(n) + 1) {
 		size_t l = strlen(n) + 1;
@@ -117,7 +116,7 @@ ssize_t um_xattr_list(struct um_fs *fs, struct um_inode *inode, char *buf,
 
 	r = object_path(fs, inode, &o);
 	if (r == 0)
-		r = list_filtered(o.path, buf, size);
+		r = list_filtered(&o.p, buf, size);
 	objpath_release(&o);
 	return r;
 }
@@ -146,10 +145,8 @@ int um_xattr_set(struct um_fs *fs, struct um_inode *inode, const char *name,
 	if (!fs->upper)
 		return -EROFS;
 	r = prepare_change(fs, inode, name, &o);
-	if (r == 0) {
-		r = setxattr(o.path, name, val, size, flags);
-		r = r < 0 ? -errno : 0;
-	}
+	if (r == 0)
+		r = um_path_setxattr(&o.p, name, val, size, flags);
 	objpath_release(&o);
 	return r;
 }
@@ -171,10 +168,8 @@ int um_xattr_remove(struct um_fs *fs, struct um_inode *inode,
 			return r;
 	}
 	r = prepare_change(fs, inode, name, &o);
-	if (r == 0) {
-		r = removexattr(o.path, name);
-		r = r < 0 ? -errno : 0;
-	}
+	if (r == 0)
+		r = um_path_removexattr(&o.p, name);
 	objpath_release(&o);
 	return r;
 }
