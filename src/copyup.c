@@ -312,22 +312,20 @@ static int nlink_result(int r, const struct stat *st)
  */
 static int link_up(struct um_fs *fs, int fd, int pfd, const char *name)
 {
-	char path[UM_PROCPATH_MAX];
+	struct um_path copy = UM_PATH(0, fd, "");
 	unsigned long n;
 	struct stat st;
 	int r;
 
-	if (fstat(fd, &st) < 0)
-		return -errno;
+	if ((r = um_path_stat(&copy, &st)) < 0)
+		return r;
 	n = um_index_nlink(fd, "", &st);
 	r = um_index_set_nlink(fd, "", fs->xattr_ns, n, &st, true);
 	if (nlink_result(r, &st) < 0)
 		return r;
-	um_procpath(path, fd);
-	if (linkat(AT_FDCWD, path, pfd, name, AT_SYMLINK_FOLLOW) < 0)
-		return -errno;
-	if (fstat(fd, &st) < 0)
-		return -errno;
+	if ((r = um_path_link(&copy, pfd, name)) < 0 ||
+	    (r = um_path_stat(&copy, &st)) < 0)
+		return r;
 	return nlink_result(um_index_set_nlink(fd, "", fs->xattr_ns, n, &st,
 					       false), &st);
 }
