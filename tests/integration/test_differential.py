@@ -120,7 +120,14 @@ class KernelOverlay:
         # unionmount's default (its own index, issue 10 item 3).
         opts = "lowerdir=%s,upperdir=%s,workdir=%s,redirect_dir=on,index=on,metacopy=off" % (
             ":".join(self.layers["lowers"]), self.layers["upper"], self.layers["work"])
-        rc, out = _run(["mount", "-t", "overlay", "overlay", "-o", opts, self.mnt])
+        # With index=on the kernel refuses an upper dir still in use, and
+        # a mount namespace made meanwhile (another test's) keeps a copy of
+        # the old mount, and the upper in use, until it goes: try again.
+        for _ in range(100):
+            rc, out = _run(["mount", "-t", "overlay", "overlay", "-o", opts, self.mnt])
+            if rc == 0 or "busy" not in out:
+                break
+            time.sleep(0.1)
         if rc != 0:
             raise RuntimeError("mount -t overlay failed: " + out)
 
