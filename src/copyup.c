@@ -301,8 +301,9 @@ static int copyup_orphan(struct um_fs *fs, struct um_inode *inode, int sfd,
  */
 static int nlink_result(int r, const struct stat *st)
 {
-	return r < 0 && S_ISLNK(st->st_mode) && (r == -EPERM || r == -ENOTSUP) ?
-		       0 : r;
+	return r < 0 && S_ISLNK(st->st_mode) && (r == -EPERM || r == -ENOTSUP)
+		       ? 0
+		       : r;
 }
 
 /*
@@ -326,8 +327,8 @@ static int link_up(struct um_fs *fs, int fd, int pfd, const char *name)
 	if ((r = um_path_link(&copy, pfd, name)) < 0 ||
 	    (r = um_path_stat(&copy, &st)) < 0)
 		return r;
-	return nlink_result(um_index_set_nlink(fd, "", fs->xattr_ns, n, &st,
-					       false), &st);
+	return nlink_result(
+		um_index_set_nlink(fd, "", fs->xattr_ns, n, &st, false), &st);
 }
 
 /*
@@ -361,13 +362,13 @@ static int copyup_indexed(struct um_fs *fs, struct um_inode *inode, int sfd,
 			return r;
 		/* Until a name changes, the union counts the lower's names. */
 		r = nlink_result(um_index_set_nlink(fs->workfd, tmp,
-						    fs->xattr_ns,
-						    st->st_nlink, st, true),
+						    fs->xattr_ns, st->st_nlink,
+						    st, true),
 				 st);
 		if (r == 0 && renameat2(fs->workfd, tmp, fs->indexfd, iname,
 					RENAME_NOREPLACE) < 0)
 			r = errno == EEXIST ? 0 : -errno;
-		um_rmtree_at(fs->workfd, tmp);	/* gone unless it lost a race */
+		um_rmtree_at(fs->workfd, tmp); /* gone unless it lost a race */
 		if (r < 0)
 			return r;
 	}
@@ -567,7 +568,7 @@ int um_copyup_name(struct um_fs *fs, struct um_inode *inode,
 		return r;
 	pthread_mutex_lock(&inode->lock);
 	if (fstatat(udfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0)
-		r = 0;	/* the name copied up is this one */
+		r = 0; /* the name copied up is this one */
 	else if (errno != ENOENT)
 		r = -errno;
 	else if (inode->fd < 0)
@@ -592,7 +593,8 @@ long um_copyup_nlink_start(struct um_fs *fs, struct um_inode *inode)
 	} else {
 		n = um_index_nlink(inode->fd, "", &st);
 		r = nlink_result(um_index_set_nlink(inode->fd, "", fs->xattr_ns,
-						    n, &st, false), &st);
+						    n, &st, false),
+				 &st);
 		if (r == 0)
 			r = n;
 	}

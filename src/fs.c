@@ -106,8 +106,9 @@ static int open_work(struct um_fs *fs, const char *work, char *err,
 		fs->indexfd = um_index_open(wfd, true);
 		if (fs->indexfd < 0) {
 			close(wfd);
-			return fail(err, errlen, "cannot make the index in %s: %s",
-				    work, strerror(-fs->indexfd));
+			return fail(err, errlen,
+				    "cannot make the index in %s: %s", work,
+				    strerror(-fs->indexfd));
 		}
 	}
 	fs->workfd = openat(wfd, WORK_SUBDIR, O_PATH | O_DIRECTORY | O_CLOEXEC);

@@ -243,7 +243,7 @@ void um_inode_set_upper(struct um_fs *fs, struct um_inode *inode, int fd,
 		close(fd);
 		fd = -1;
 	} else if (!S_ISDIR(inode->type) && inode->fd >= 0) {
-		close(inode->fd);	/* the lower file's */
+		close(inode->fd); /* the lower file's */
 	}
 	inode->fd = fd;
 	/* Read without the lock by open files (um_file_fd). */

@@ -326,8 +326,8 @@ int um_lookup_name(struct um_fs *fs, struct um_inode *dir, const char *name,
 		/* A name of a copy made through the index. */
 		if (w.nfound && fs->indexfd >= 0 && lk->st.st_nlink > 1 &&
 		    !S_ISDIR(lk->st.st_mode))
-			lk->indexed = um_marker_has(real.fd, name,
-						    UM_MARK_NLINK);
+			lk->indexed =
+				um_marker_has(real.fd, name, UM_MARK_NLINK);
 		if (w.nfound && is_metacopy(real.fd, name, &lk->st)) {
 			r = um_lookup_data(fs, dir, name);
 			if (r < 0)
@@ -374,8 +374,8 @@ int um_lookup_name(struct um_fs *fs, struct um_inode *dir, const char *name,
 		r = -ENOMEM;
 		goto fail;
 	}
-	if (lk->layer != 0 && !S_ISDIR(lk->st.st_mode) &&
-	    lk->st.st_nlink > 1 && (r = lookup_index(fs, lk)) < 0)
+	if (lk->layer != 0 && !S_ISDIR(lk->st.st_mode) && lk->st.st_nlink > 1 &&
+	    (r = lookup_index(fs, lk)) < 0)
 		goto fail;
 	return 0;
 fail:

@@ -384,7 +384,7 @@ static void test_index(void)
 	struct um_config cfg;
 
 	um_config_init(&cfg);
-	EXPECT(!cfg.no_index);	/* on by default */
+	EXPECT(!cfg.no_index); /* on by default */
 	EXPECT_INT(opts(&cfg, "index=off"), 0);
 	EXPECT(cfg.no_index);
 	EXPECT_INT(opts(&cfg, "index=off,index=on"), 0);
