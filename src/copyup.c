@@ -332,6 +332,19 @@ static int link_up(struct um_fs *fs, int fd, int pfd, const char *name)
 }
 
 /*
+ * The entry must be on disk before a name links to it: after a power
+ * failure an upper name whose entry was lost would part from the others.
+ */
+static int sync_dir(int dirfd)
+{
+	_cleanup_close_ int fd = um_reopen(dirfd, O_RDONLY | O_DIRECTORY);
+
+	if (fd < 0)
+		return -errno;
+	return fsync(fd) < 0 ? -errno : 0;
+}
+
+/*
  * Copy-up of a lower file with several names (index.h), like the
  * kernel's with index=on: the copy is built in the work directory, renamed
  * to its index entry, then its name is linked up.  A crash before the
@@ -369,6 +382,8 @@ static int copyup_indexed(struct um_fs *fs, struct um_inode *inode, int sfd,
 					RENAME_NOREPLACE) < 0)
 			r = errno == EEXIST ? 0 : -errno;
 		um_rmtree_at(fs->workfd, tmp); /* gone unless it lost a race */
+		if (r == 0 && fs->fsync)
+			r = sync_dir(fs->indexfd);
 		if (r < 0)
 			return r;
 	}
