@@ -295,18 +295,6 @@ static int copyup_orphan(struct um_fs *fs, struct um_inode *inode, int sfd,
 }
 
 /*
- * The union's link count of a copy cannot be kept where the upper takes
- * no xattr: a symlink refuses user.* ones.  It then counts its upper
- * names (um_index_nlink_parse).
- */
-static int nlink_result(int r, const struct stat *st)
-{
-	return r < 0 && S_ISLNK(st->st_mode) && (r == -EPERM || r == -ENOTSUP)
-		       ? 0
-		       : r;
-}
-
-/*
  * Give the indexed copy fd one more name, pfd/name, in the upper.  Only
  * the upper's link count changes, not the union's: that is written as a
  * plain number first, so a crash between the two steps leaves it right.
@@ -322,13 +310,12 @@ static int link_up(struct um_fs *fs, int fd, int pfd, const char *name)
 		return r;
 	n = um_index_nlink(fd, "", &st);
 	r = um_index_set_nlink(fd, "", fs->xattr_ns, n, &st, true);
-	if (nlink_result(r, &st) < 0)
+	if (r < 0)
 		return r;
 	if ((r = um_path_link(&copy, pfd, name)) < 0 ||
 	    (r = um_path_stat(&copy, &st)) < 0)
 		return r;
-	return nlink_result(
-		um_index_set_nlink(fd, "", fs->xattr_ns, n, &st, false), &st);
+	return um_index_set_nlink(fd, "", fs->xattr_ns, n, &st, false);
 }
 
 /*
@@ -374,10 +361,8 @@ static int copyup_indexed(struct um_fs *fs, struct um_inode *inode, int sfd,
 		if (r < 0)
 			return r;
 		/* Until a name changes, the union counts the lower's names. */
-		r = nlink_result(um_index_set_nlink(fs->workfd, tmp,
-						    fs->xattr_ns, st->st_nlink,
-						    st, true),
-				 st);
+		r = um_index_set_nlink(fs->workfd, tmp, fs->xattr_ns,
+				       st->st_nlink, st, true);
 		if (r == 0 && renameat2(fs->workfd, tmp, fs->indexfd, iname,
 					RENAME_NOREPLACE) < 0)
 			r = errno == EEXIST ? 0 : -errno;
@@ -607,9 +592,8 @@ long um_copyup_nlink_start(struct um_fs *fs, struct um_inode *inode)
 		r = -errno;
 	} else {
 		n = um_index_nlink(inode->fd, "", &st);
-		r = nlink_result(um_index_set_nlink(inode->fd, "", fs->xattr_ns,
-						    n, &st, false),
-				 &st);
+		r = um_index_set_nlink(inode->fd, "", fs->xattr_ns, n, &st,
+				       false);
 		if (r == 0)
 			r = n;
 	}

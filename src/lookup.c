@@ -261,8 +261,14 @@ static int lookup_index(struct um_fs *fs, struct um_lookup *lk)
 	struct stat st;
 	int fd;
 
-	/* Without a writable upper no name is ever copied up alone. */
-	if (fs->indexfd < 0 || um_index_name(lk->fd, iname) < 0) {
+	/*
+	 * Without a writable upper no name is ever copied up alone.  A
+	 * symlink takes no user.* xattr to keep its link count in (rootless):
+	 * its names copy up one by one.
+	 */
+	if (fs->indexfd < 0 ||
+	    (S_ISLNK(lk->st.st_mode) && fs->xattr_ns == UM_NS_USER) ||
+	    um_index_name(lk->fd, iname) < 0) {
 		lk->byname = fs->upper != NULL;
 		return 0;
 	}

@@ -13,7 +13,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from umtest import (KERNEL, Union, case, check, eq, eq_mode, hardlink, join,
-                    main, mkfile, read, write)
+                    main, mkdir, mkfile, read, write)
 from stress_helpers import (explicit_argv, file_sha, kill_daemon, reap, sha,
                             spawn, start_foreground, work_leftovers)
 
@@ -210,6 +210,34 @@ def link_adds_a_name():
         os.unlink(u.m('a'))
         one_file(u, names[1:], b'through new', 3, ino=ino,
                  what='after rm a')
+
+
+@case
+def symlink_and_fifo_hard_links():
+    """Hard links of a symlink and of a FIFO: a change of owner through
+    one name shows through the other, across remount."""
+    with Union(lowers=1) as u:
+        os.symlink('target', u.l(1, 'ln'))
+        mkdir(u.l(1, 'd'))
+        os.link(u.l(1, 'ln'), u.l(1, 'd/ln2'), follow_symlinks=False)
+        os.mkfifo(u.l(1, 'fifo'), 0o640)
+        os.link(u.l(1, 'fifo'), u.l(1, 'd/fifo2'))
+        mount(u)
+        os.chown(u.m('ln'), 1234, 5678, follow_symlinks=False)
+        os.chmod(u.m('d/fifo2'), 0o600)
+        for _ in range(2):
+            for a, b in (('ln', 'd/ln2'), ('fifo', 'd/fifo2')):
+                sa, sb = os.lstat(u.m(a)), os.lstat(u.m(b))
+                eq((sb.st_ino, sb.st_nlink, sb.st_mode, sb.st_uid),
+                   (sa.st_ino, 2, sa.st_mode, sa.st_uid),
+                   '%s against %s (st_ino, st_nlink, st_mode, st_uid)' %
+                   (b, a))
+            eq(os.lstat(u.m('d/ln2')).st_uid, 1234, 'owner of d/ln2')
+            eq(os.readlink(u.m('d/ln2')), 'target', 'd/ln2')
+            eq_mode(os.lstat(u.m('fifo')).st_mode, stat.S_IFIFO | 0o600,
+                    'mode of fifo')
+            u.umount()
+            mount(u)
 
 
 @case
