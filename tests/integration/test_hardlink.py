@@ -5,14 +5,16 @@ index (index=on, the default) all names of a lower file stay one file,
 before and after remount, as kernel overlayfs with index=on shows them
 (UM_TEST_IMPL=kernel runs the same cases against it)."""
 
+import json
 import os
 import random
 import stat
+import subprocess
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from umtest import (KERNEL, Union, case, check, eq, eq_mode, hardlink, join,
+from umtest import (KERNEL, UNIONMOUNT, Union, case, check, eq, eq_mode, hardlink, join,
                     main, mkdir, mkfile, read, write)
 from stress_helpers import (explicit_argv, file_sha, kill_daemon, reap, sha,
                             spawn, start_foreground, work_leftovers)
@@ -298,6 +300,58 @@ def index_entries_on_disk():
             os.unlink(u.m(n))
         eq(os.listdir(idx), [], 'index after all names went')
         eq(work_leftovers(u), [], 'work/unionmount')
+
+
+_ROOTLESS_INNER = r"""
+import json, os, subprocess, sys
+um, l, up, wk, m = sys.argv[1:6]
+argv = [um, '-o', 'lowerdir=%s,upperdir=%s,workdir=%s' % (l, up, wk), m]
+def mount():
+    subprocess.run(argv, check=True)
+def umount():
+    subprocess.run(['umount', m], check=True)
+def view(names=('a', 'd/b')):
+    return {n: [open(os.path.join(m, n), 'rb').read().decode(),
+                os.stat(os.path.join(m, n)).st_ino,
+                os.stat(os.path.join(m, n)).st_nlink] for n in names}
+mount()
+with open(os.path.join(m, 'd/b'), 'ab') as f:
+    f.write(b'+')
+out = [view()]
+umount()
+mount()
+out.append(view())
+os.unlink(os.path.join(m, 'a'))
+out.append(view(['d/b'])['d/b'])
+umount()
+print(json.dumps(out))
+"""
+
+
+@case(unionmount_only=True, why='a user namespace')
+def rootless_user_xattrs():
+    """In a user namespace (unshare -Urm) the markers are user.* xattrs:
+    the index works the same."""
+    with Union(lowers=1) as u:
+        mkfile(u.l(1, 'a'), b'low')
+        hardlink(u.l(1, 'a'), u.l(1, 'd/b'))
+        u.snap = None
+        proc = subprocess.run(
+            ['unshare', '-Urm', sys.executable, '-c', _ROOTLESS_INNER,
+             os.path.realpath(UNIONMOUNT), u.l(1), u.u(), u.work, u.m()],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=60)
+        out = proc.stdout.decode(errors='replace')
+        eq(proc.returncode, 0, 'exit status of the inner run: ' + out)
+        before, after, last = json.loads(out)
+        ino = before['a'][1]
+        want = {'a': ['low+', ino, 2], 'd/b': ['low+', ino, 2]}
+        eq(before, want, 'names before remount')
+        eq(after, want, 'names after remount')
+        eq(last, ['low+', ino, 1], 'd/b after rm a')
+        eq(sorted(n for n in os.listxattr(u.u('d/b'))
+                  if '.unionmount.' in n),
+           ['user.unionmount.nlink', 'user.unionmount.origin'],
+           'markers of upper/d/b')
 
 
 def _append(path, data):
