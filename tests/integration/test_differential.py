@@ -125,7 +125,7 @@ class KernelOverlay:
         # the old mount, and the upper in use, until it goes: try again.
         for _ in range(100):
             rc, out = _run(["mount", "-t", "overlay", "overlay", "-o", opts, self.mnt])
-            if rc == 0 or "busy" not in out:
+            if rc == 0 or ("busy" not in out and "already" not in out):
                 break
             time.sleep(0.1)
         if rc != 0:
@@ -495,6 +495,21 @@ def config():
     }
 
 
+def private_mount_namespace():
+    """Mount in a mount namespace of our own: a namespace another program
+    makes meanwhile (tests running beside us) would otherwise copy our
+    mounts and keep them, and their upper dirs, in use after we unmount
+    them, which makes the kernel refuse the remount with index=on."""
+    import ctypes
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.unshare(0x00020000) != 0:     # CLONE_NEWNS
+        raise SystemExit("unshare(CLONE_NEWNS): %s" %
+                         os.strerror(ctypes.get_errno()))
+    rc, out = _run(["mount", "--make-rprivate", "/"])
+    if rc != 0:
+        raise SystemExit("mount --make-rprivate /: " + out)
+
+
 def _on_sigterm(signum, frame):
     """Turn SIGTERM (e.g. a test-runner timeout) into an exception so the
     finally clauses unmount and clean up."""
@@ -507,6 +522,7 @@ def main():
         print("skip: needs root and /dev/fuse")
         return 77
     cfg = config()
+    private_mount_namespace()
     if not cfg["self"] and not os.access(cfg["binary"], os.X_OK):
         print("FAIL: unionmount binary not found: %s" % cfg["binary"])
         return 1
