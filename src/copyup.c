@@ -558,10 +558,14 @@ int um_copyup_name(struct um_fs *fs, struct um_inode *inode,
 		   struct um_inode *dir, const char *name)
 {
 	struct stat st;
+	bool indexed;
 	int udfd, r;
 
 	r = um_copyup(fs, inode, 0);
-	if (r < 0 || !__atomic_load_n(&inode->indexed, __ATOMIC_ACQUIRE))
+	pthread_mutex_lock(&inode->lock);
+	indexed = inode->indexed;
+	pthread_mutex_unlock(&inode->lock);
+	if (r < 0 || !indexed)
 		return r;
 	r = um_copyup_dir(fs, dir, &udfd);
 	if (r < 0)
