@@ -47,14 +47,17 @@ SCALES = {
                   fio_write_mib=32, reps=2),
 }
 
-SYSTEMS = ['plain', 'kernel', 'fuse-overlayfs', 'unionfs-fuse', 'unionmount']
+SYSTEMS = ['plain', 'kernel', 'fuse-overlayfs', 'unionfs-fuse', 'unionmount',
+           'unionmount-3.18']
 SYSTEM_LABELS = {
     'plain': 'plain dir',
     'kernel': 'kernel overlayfs',
     'fuse-overlayfs': 'fuse-overlayfs',
     'unionfs-fuse': 'unionfs-fuse',
     'unionmount': 'unionmount',
+    'unionmount-3.18': 'unionmount (libfuse 3.18)',
 }
+URING_PARAM = '/sys/module/fuse/parameters/enable_uring'
 # Debian packages the benchmark needs, keyed by the command that must exist.
 DEPS = {'fuse-overlayfs': 'fuse-overlayfs', 'unionfs': 'unionfs-fuse',
         'fio': 'fio', 'gnuplot': 'gnuplot-nox', 'make': 'make', 'gcc': 'gcc'}
@@ -488,7 +491,13 @@ class System:
     def version(self):
         return None
 
+    # --fresh: mount again between workloads, keeping the upper and work
+    # directories of the repetition (only the first mount makes them).
+    reuse_dirs = False
+
     def fresh_dirs(self, rep):
+        if self.reuse_dirs:
+            return
         base = os.path.join(self.run_dir, '%s-r%d' % (self.name, rep))
         remove_any(base)
         self.upper = os.path.join(base, 'upper')
@@ -688,6 +697,11 @@ class Unionmount(System):
         self.fresh_dirs(rep)
         opts = self.overlay_opts()
         self.start_daemon([self.binary, '-f', '-o', opts, self.mnt], rep)
+
+    def start_daemon(self, argv, rep):
+        if self.logf:       # a new mount (--fresh): the same log
+            self.logf.close()
+        super().start_daemon(argv, rep)
 
 
 # ------------------------------------------------------------ workloads ----
@@ -975,6 +989,7 @@ def run_one(system, rep, man, data, sc, args, wl_names):
     res = {}
     if args.cold:
         drop_caches()
+    system.reuse_dirs = False
     try:
         ACTIVE.append(system)
         system.mount(rep)
@@ -985,12 +1000,26 @@ def run_one(system, rep, man, data, sc, args, wl_names):
         return {n: dict(error='mount: %s' % e) for n in wl_names}, None
     ctx = Ctx(system, man, data, sc, args.timeout)
     wedged = None
+    first = True
     for name, _, fn in WORKLOADS:
         if name not in wl_names:
             continue
         if wedged:
             res[name] = dict(error='skipped: ' + wedged)
             continue
+        # --fresh: every workload meets the union's caches empty (the
+        # backing store stays in the page cache): a new mount of the
+        # same directories.  The plain directory has no such caches.
+        if args.fresh and not first and not isinstance(system, Plain):
+            system.unmount()
+            system.reuse_dirs = True
+            try:
+                system.mount(rep)
+            except (WorkloadError, OSError, subprocess.SubprocessError) as e:
+                res[name] = dict(error='mount: %s' % e)
+                wedged = 'mount failed before %s' % name
+                continue
+        first = False
         try:
             res[name] = fn(ctx)
         except WorkloadError as e:
@@ -1082,6 +1111,15 @@ def markdown(meta, summary, systems, wl_names, rss, sc):
                      'cold (drop_caches before each system)' if meta['cold']
                      else 'warm backing store', meta['host'], meta['kernel'],
                      meta['cpu'], meta['ncpu']))
+    lines.append('')
+    lines.append('Union caches: %s.  FUSE transport of the libfuse 3.18 '
+                 'build: %s.' % (
+                     'empty, a fresh mount before every workload'
+                     if meta.get('fresh') else
+                     'one mount per repetition, workloads in order',
+                     'io_uring (enable_uring=Y) and passthrough'
+                     if meta.get('io_uring') else
+                     '/dev/fuse (enable_uring as found) and passthrough'))
     lines.append('')
     lines.append('Median time (throughput); lower time is better.')
     lines.append('')
@@ -1253,6 +1291,16 @@ def parse_args(argv):
         'UNIONMOUNT', os.path.join(REPO_DIR, 'build', 'unionmount')),
         help='unionmount binary (default: $UNIONMOUNT or <repo>/build/'
         'unionmount)')
+    p.add_argument('--unionmount-318', default=os.path.join(
+        REPO_DIR, 'build-3.18', 'unionmount'),
+        help='unionmount built with libfuse 3.18 (tests/run makes it; '
+        'default %(default)s)')
+    p.add_argument('--fresh', action='store_true',
+                   help='a fresh mount before every workload: the union\'s '
+                   'caches start empty, the backing store stays cached')
+    p.add_argument('--io-uring', action='store_true',
+                   help='set the fuse module\'s enable_uring to Y for the '
+                   'run (restored after), so libfuse 3.18 uses io_uring')
     p.add_argument('--reps', type=int, help='repetitions (default 3; 2 with '
                    '--quick)')
     p.add_argument('--systems', help='comma-separated subset of: ' +
@@ -1314,6 +1362,9 @@ def main(argv):
         if s == 'unionmount':
             objs[s] = Unionmount(s, data, man, run_dir,
                                  binary=os.path.abspath(args.unionmount))
+        elif s == 'unionmount-3.18':
+            objs[s] = Unionmount(s, data, man, run_dir,
+                                 binary=os.path.abspath(args.unionmount_318))
         else:
             objs[s] = classes[s](s, data, man, run_dir)
     meta = machine_meta(args, scale, reps)
@@ -1323,6 +1374,14 @@ def main(argv):
     meta['data'] = data
     meta['manifest'] = man
 
+    uring_old = None
+    if args.io_uring:
+        with open(URING_PARAM) as f:
+            uring_old = f.read().strip()
+        with open(URING_PARAM, 'w') as f:
+            f.write('Y')
+    meta['fresh'] = args.fresh
+    meta['io_uring'] = args.io_uring
     runs = {s: {w: [] for w in wl_names} for s in systems}
     rss = {s: [] for s in systems}
     t_start = time.monotonic()
@@ -1351,6 +1410,9 @@ def main(argv):
                 for e in sorted(errs)[:3]:
                     log('    error: %s' % e)
     finally:
+        if uring_old is not None:
+            with open(URING_PARAM, 'w') as f:
+                f.write(uring_old)
         for s in list(ACTIVE):
             s.unmount()
             s.cleanup()
@@ -1373,8 +1435,9 @@ def main(argv):
                                 for s in systems})
     os.makedirs(args.results, exist_ok=True)
     stamp = datetime.datetime.now().strftime('%Y%m%d-%H%M%S')
-    name = '%s-%s%s.json' % (socket.gethostname(), stamp,
-                             '-quick' if args.quick else '')
+    name = '%s-%s%s%s.json' % (socket.gethostname(), stamp,
+                               '-quick' if args.quick else '',
+                               '-fresh' if args.fresh else '')
     for fn in (name, 'latest.json'):
         with open(os.path.join(args.results, fn), 'w') as f:
             json.dump(result, f, indent=1)

@@ -20,6 +20,8 @@ enum {
 	UM_SET_ATIME_NOW = 1 << 6,
 	UM_SET_MTIME_NOW = 1 << 7,
 	UM_SET_CTIME = 1 << 8,
+	/* truncate as a writer without CAP_FSETID (KILLPRIV_V2) */
+	UM_SET_KILL_SUIDGID = 1 << 9,
 };
 
 /*

@@ -7,6 +7,7 @@
 #define UM_CHECK_H
 
 #include <stddef.h>
+#include <sys/types.h>
 
 #include "options.h"
 
@@ -22,5 +23,19 @@
  * empty layer list, a workdir on another file system than the upper.
  */
 int um_config_check(struct um_config *cfg, char *err, size_t errlen);
+
+/* Where FUSE keeps user_allow_other. */
+#define UM_FUSE_CONF "/etc/fuse.conf"
+
+/*
+ * Decide who may use the mount, for a daemon running with effective user
+ * id euid.  As root, every user (cfg->allow_other set, as kernel overlayfs
+ * serves everybody) unless owner_only or allow_root restrict it, or
+ * no_default_permissions would let every user act as root.  As another
+ * user, FUSE's rule: allow_other only where fuse_conf holds
+ * user_allow_other.  Returns 0, or -1 with a one-line reason in err.
+ */
+int um_config_access(struct um_config *cfg, uid_t euid, const char *fuse_conf,
+		     char *err, size_t errlen);
 
 #endif

@@ -50,9 +50,15 @@ int um_inode_path_locked(struct um_inode *inode);
  */
 void um_inode_pin(struct um_inode *inode);
 
-/* After a rename: move inode to (parent, name). */
+/* After a rename: move inode to (parent, name).  0 or -ENOMEM. */
 int um_inode_set_name(struct um_fs *fs, struct um_inode *inode,
 		      struct um_inode *parent, const char *name);
+/*
+ * The same with a name the caller allocated (and hands over) before the
+ * rename, so that nothing can fail once the rename is done.
+ */
+void um_inode_move(struct um_fs *fs, struct um_inode *inode,
+		   struct um_inode *parent, char *name);
 /* After copy-up (called with inode->lock held): the new upper object. */
 void um_inode_set_upper(struct um_fs *fs, struct um_inode *inode, int fd,
 			const struct stat *st);

@@ -20,7 +20,7 @@ struct um_lookup {
 	int ino_dirfd;		/* with ino 0: the upper directory */
 	struct um_realdir *lowers; /* dirs: lower parts, fds owned */
 	int nlowers;
-	char *lowerpath;	/* dirs: path of lower parts */
+	char *redirect;		/* dirs: the upper's redirect xattr, or NULL */
 	bool metacopy;		/* an upper file whose data is below */
 	bool byname;		/* a lower hard link that is not indexed:
 				 * each name is an inode of its own */
@@ -38,8 +38,14 @@ int um_lookup_name(struct um_fs *fs, struct um_inode *dir, const char *name,
 		   struct um_lookup *lk);
 void um_lookup_release(struct um_lookup *lk);
 
-/* "parent/name" (just "name" below the root ""), malloc'ed, or NULL. */
-char *um_lookup_child_path(const char *parent, const char *name);
+/*
+ * Is val a redirect the kernel accepts: a single name, or an absolute
+ * path "/a/b" without empty components?  0 or -EINVAL.
+ */
+int um_redirect_check(const char *val);
+
+/* The longest absolute redirect written, as the kernel's redirect_max. */
+#define UM_REDIRECT_MAX 256
 
 /* Does name exist (not whited out) in one of dir's lower parts? */
 bool um_lower_has(struct um_fs *fs, struct um_inode *dir, const char *name);

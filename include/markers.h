@@ -38,6 +38,8 @@ enum um_marker {
 	UM_MARK_NLINK,		/* unionmount.nlink: the merged link count
 				 * of a hard link copied up through the
 				 * index (index.h) */
+	UM_MARK_OVL_ORIGIN,	/* overlay.origin: the kernel's file handle
+				 * of the lower object a copy-up came from */
 	UM_MARK_COUNT,
 };
 

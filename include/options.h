@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 
 #include "idmap.h"
 
@@ -19,21 +20,49 @@ enum um_whiteout_mode {
 	UM_WHITEOUT_OCI,
 };
 
+/* redirect_dir=, the kernel's modes (Documentation/filesystems/overlayfs.rst) */
+enum um_redirect_mode {
+	UM_REDIRECT_ON = 0,	/* written on directory renames, followed */
+	UM_REDIRECT_FOLLOW,	/* followed, never written: renames EXDEV */
+	UM_REDIRECT_NOFOLLOW,	/* neither: a redirected lookup is EPERM */
+	UM_REDIRECT_OFF,	/* never written; followed, as the kernel's
+				 * default redirect_always_follow=Y does */
+};
+
+/*
+ * xattr_permissions=: owner and mode kept in an xattr instead of the real
+ * ones, under fuse-overlayfs' names (the option's values 0, 1, 2).
+ */
+enum um_xattr_perms {
+	UM_XATTR_PERMS_OFF,	      /* 0: on the real object */
+	UM_XATTR_PERMS_FUSEOVERLAYFS, /* 1: security.fuseoverlayfs. */
+	UM_XATTR_PERMS_CONTAINERS,    /* 2: user.containers. */
+};
+
 struct um_config {
 	char **lowers; /* unescaped paths, topmost first */
 	size_t nlowers;
 	bool lowers_from_opts; /* lowerdir= was given */
 	char *upper;	       /* NULL: read-only union */
-	char *work;	       /* NULL: default, see um_config_default_work() */
+	char *work;	       /* NULL: default, set by um_config_check() */
 	char *mountpoint;
 	bool ro;
-	bool allow_other;
+	bool allow_other; /* asked for; main.c adds it when run as root */
+	bool owner_only;  /* owner_only: never allow_other */
 	bool default_permissions; /* on unless "no_default_permissions" */
 	bool foreground;	  /* -f */
 	bool debug;		  /* -d, implies foreground */
 	bool show_help;		  /* -h/--help */
 	bool show_version;	  /* -V/--version */
 	char *fsname;		  /* fsname= or NULL */
+	/*
+	 * The first argument as given (LOWERS, or mount.fuse3's SOURCE),
+	 * shown in /proc/mounts without fsname=; NULL in the one-argument
+	 * form.
+	 */
+	char *source;
+	/* Options accepted without effect, comma separated, once each. */
+	char *noeffect;
 	enum um_whiteout_mode whiteout;
 	double timeout; /* timeout= seconds for entry/attr cache, default 86400
 			 */
@@ -54,6 +83,7 @@ struct um_config {
 	bool metacopy;	/* metacopy=on: metadata changes copy no data */
 	bool no_index;	/* index=off: names of a lower hard link copy up
 			 * separately (index.h) */
+	enum um_redirect_mode redirect_dir; /* redirect_dir=, default on */
 	unsigned int max_threads;
 	unsigned int max_idle_threads;
 	/*
@@ -64,16 +94,17 @@ struct um_config {
 	unsigned int max_read;
 	/* uidmapping=, gidmapping=: owners stored below vs. shown. */
 	struct um_idmap uidmap, gidmap;
-	/*
-	 * xattr_permissions=: 0 off; owner and mode kept in an xattr instead
-	 * of the real ones, 1: security.fuseoverlayfs.override_stat,
-	 * 2: user.containers.override_stat (fuse-overlayfs' names).
-	 */
-	unsigned int xattr_permissions;
+	enum um_xattr_perms xattr_permissions;
 	bool static_nlink;	/* every directory shows st_nlink 1 */
 	bool noacl;		/* no POSIX ACL support */
 	/* squash_to_root / squash_to_uid= / squash_to_gid=; -1: not set. */
 	long long squash_uid, squash_gid;
+	/*
+	 * io_uring=, passthrough=: 1 asked for (a line on stderr if it cannot
+	 * be had), 0 off, -1 auto (the default: on where available).
+	 */
+	int io_uring;
+	int passthrough;
 };
 
 /* Zero the struct and set the defaults (default_permissions on, timeout 86400). */
@@ -92,10 +123,11 @@ void um_strv_free(char **v);
 /*
  * Parse one -o argument ("a=b,c,d=\"x,y\"") into cfg.  Commas split options
  * unless escaped with '\' or inside double quotes; quotes are removed from
- * values.  Unknown options produce one warning line on stderr, mount(8) /
- * systemd ones (defaults, nofail, _netdev, x-*, comment=, auto, noauto,
- * user, users, rw, ...) are silently ignored.  Returns 0 or -1 with a
- * one-line message in err.
+ * values.  Unknown options are errors; mount(8) / systemd ones (defaults,
+ * nofail, _netdev, x-*, comment=, auto, noauto, user, users, rw, ...) are
+ * silently ignored; the fuse-overlayfs and kernel ones without an effect
+ * are collected in cfg->noeffect.  Prints nothing.  Returns 0 or -1 with
+ * a one-line message in err.
  */
 int um_options_parse(struct um_config *cfg, const char *optstr, char *err,
 		     size_t errlen);
@@ -108,7 +140,11 @@ int um_options_parse(struct um_config *cfg, const char *optstr, char *err,
 int um_cmdline_parse(struct um_config *cfg, int argc, char **argv, char *err,
 		     size_t errlen);
 
-void um_usage(const char *prog);
+/* --help: every option of the table, grouped, one line each. */
+void um_usage(FILE *out, const char *prog);
+
+/* The name of option i of the parser's table ("x-*" for the x- prefix), NULL past the end. */
+const char *um_option_name(size_t i);
 
 /*
  * Format a one-line error message into err (control characters become

@@ -3,10 +3,11 @@
  * Core structures of unionmount, shared by every module (the role of the
  * kernel's ovl_entry.h).
  *
- * Lock order: an inode->lock before fs->table_lock; at most one inode lock
- * is held at a time, and no lock is held across a fuse_reply_*().  Copy-up
- * takes the locks of an inode's ancestors one after the other, top-down,
- * never nested.
+ * Lock order: an open file's um_file.lock, then an inode->times_lock, then
+ * an inode->lock, then fs->table_lock; at most one inode lock is held at a
+ * time, and no lock is held across a fuse_reply_*().  Copy-up takes the
+ * locks of an inode's ancestors one after the other, top-down, never
+ * nested.
  */
 #ifndef UNIONMOUNT_H
 #define UNIONMOUNT_H
@@ -73,9 +74,20 @@ struct um_inode {
 
 	mode_t type;		/* S_IFMT bits, immutable */
 
-	pthread_mutex_t lock;	/* protects the fields below */
+	/*
+	 * Regular files under the writeback cache: held across a page
+	 * write-back and the restoring of the mtime it moved, and across a
+	 * change of the times, so one never undoes the other (file.c).
+	 */
+	pthread_mutex_t times_lock;
+	pthread_mutex_t lock;	/* protects the fields below, except where
+				 * a field says otherwise */
 	uint64_t ino;		/* st_ino shown to the kernel; changes only
-				 * when a hard-linked lower file is copied up */
+				 * when a hard-linked lower file is copied up
+				 * (a store under lock), never for a
+				 * directory, whose number is read without
+				 * it; atomic loads under fs->table_lock
+				 * (um_inode_cached_ino) */
 	int layer;		/* topmost layer holding the object */
 	/*
 	 * Directories: O_PATH on the topmost real directory, never closed
@@ -99,14 +111,26 @@ struct um_inode {
 				 * the lower file of the same name (atomic
 				 * reads outside the lock) */
 	unsigned nopen;		/* open files: keep it reachable on unlink */
+	/*
+	 * FUSE passthrough (file.c): the kernel lets an inode's open files
+	 * either all pass through to one backing file or all use its page
+	 * cache, so both kinds are counted; backing_id is the registered
+	 * backing file while npassthrough > 0, else 0.
+	 */
+	unsigned npassthrough, ncached;
+	int backing_id;
 	bool no_caps;		/* known to have no security.capability: the
-				 * kernel asks before every write */
+				 * kernel asks before every write (atomic,
+				 * without the lock) */
 	/* directories only; lowers never change once the inode exists */
 	struct um_realdir *lowers; /* lower parts, topmost first; when the
 				    * directory is not in the upper, fd is
 				    * lowers[0].fd */
 	int nlowers;
-	char *lowerpath;	/* path of the lower parts below layer roots */
+	char *redirect;		/* the upper's redirect xattr (read at
+				 * lookup or written by a rename), or NULL:
+				 * the next rename writes what the kernel
+				 * would */
 	uint64_t dir_version;	/* bumped by every change of its entries;
 				 * atomic */
 	struct um_listing *listing; /* cached merged listing, or NULL */
@@ -152,9 +176,14 @@ struct um_fs {
 	enum um_whiteout_mode whiteout;
 	double timeout;
 	bool fsync;		/* fsync copy-ups before they become visible */
+	bool redirect_follow_read; /* redirects in layers are followed */
+	bool redirect_create;	/* directory renames write redirects (else
+				 * those with lower parts fail EXDEV) */
 	bool writeback;		/* the kernel caches writes (it may read
 				 * pages of a file opened write-only) */
 	bool no_opendir;	/* the kernel may read directories unopened */
+	bool passthrough;	/* open files may pass through to the real
+				 * file (FUSE passthrough, root only) */
 	atomic_ulong tmpseq;	/* names of temporary files in workdir */
 
 	pthread_mutex_t table_lock;

@@ -90,11 +90,34 @@ int um_setxattr_at(int dirfd, const char *name, const char *xname,
 		   const void *val, size_t size, int flags);
 int um_removexattr_at(int dirfd, const char *name, const char *xname);
 
+/*
+ * Fault injection for the tests of error paths that a real layer cannot be
+ * made to take on demand.  UM_TEST_FAULT=NAME[,NAME...] in the daemon's
+ * environment, read once at start, makes each named step fail.
+ */
+enum um_fault {
+	UM_FAULT_OPAQUE,	  /* "opaque": marking a directory opaque */
+	UM_FAULT_OCI_REMOVE,	  /* "oci_remove": removing a ".wh." marker */
+	UM_FAULT_RENAME_WHITEOUT, /* "rename_whiteout": the upper has no
+				   * RENAME_WHITEOUT */
+	UM_FAULT_LATE_WHITEOUT,	  /* "late_whiteout": the whiteout moved in
+				   * after a rename without RENAME_WHITEOUT */
+	UM_FAULT_UNDO,		  /* "undo": undoing a rename */
+	UM_FAULT_NAME,		  /* "name": the new names of renamed inodes */
+	UM_FAULT_COUNT,
+};
+/* Read UM_TEST_FAULT; returns -1 with a message in err for a bad name. */
+int um_fault_init(char *err, size_t errlen);
+/* Should step f fail now? */
+bool um_fault(enum um_fault f);
+
 /* Remove name in dirfd and everything below it.  Returns 0 or -errno. */
 int um_rmtree_at(int dirfd, const char *name);
 
+/* Room for a temporary name: "#um-PID-SEQ". */
+#define UM_TMPNAME_MAX 64
 /* A fresh name for a temporary object in the work directory. */
-void um_tmpname(struct um_fs *fs, char buf[64]);
+void um_tmpname(struct um_fs *fs, char buf[UM_TMPNAME_MAX]);
 
 /* Auto-closing and auto-freeing locals. */
 static inline void um_closep(int *fd)

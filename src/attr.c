@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "attr.h"
+#include "caps.h"
 #include "copyup.h"
 #include "index.h"
 #include "inode.h"
@@ -165,11 +166,17 @@ static enum time_change time_writeback(struct um_inode *inode,
 
 	if (!(valid & UM_SET_CTIME) || (valid & ~(UM_SET_MTIME | UM_SET_CTIME)))
 		return TIMES_CHANGE;
+	/*
+	 * Not in the middle of a page write-back: it moves the stored mtime
+	 * until it puts it back, and could make it look already stored.
+	 */
+	pthread_mutex_lock(&inode->times_lock);
 	pthread_mutex_lock(&inode->lock);
 	r = um_inode_locate_locked(inode, &p);
 	if (r == 0)
 		r = um_path_stat(&p, &st);
 	pthread_mutex_unlock(&inode->lock);
+	pthread_mutex_unlock(&inode->times_lock);
 	if (r == -ENOENT || r == -ESTALE)
 		return TIMES_GONE;
 	if (r < 0)
@@ -210,8 +217,17 @@ static int set_attr(struct um_fs *fs, struct um_inode *inode,
 	if (valid & UM_SET_SIZE) {
 		if (!S_ISREG(inode->type))
 			return S_ISDIR(inode->type) ? -EISDIR : -EINVAL;
+		struct um_fsetid fsetid;
+
+		if (valid & UM_SET_KILL_SUIDGID) {
+			r = um_fsetid_drop(&fsetid);
+			if (r < 0)
+				return r;
+		}
 		r = fd >= 0 ? (ftruncate(fd, attr->st_size) < 0 ? -errno : 0)
 			    : um_path_truncate(&obj, attr->st_size);
+		if (valid & UM_SET_KILL_SUIDGID)
+			um_fsetid_restore(&fsetid);
 		if (r < 0)
 			return r;
 	}
@@ -227,7 +243,10 @@ static int set_attr(struct um_fs *fs, struct um_inode *inode,
 			ts[1].tv_nsec = UTIME_NOW;
 		else if (valid & UM_SET_MTIME)
 			ts[1] = attr->st_mtim;
+		/* Not between a page write-back and its mtime restore. */
+		pthread_mutex_lock(&inode->times_lock);
 		r = um_path_utimens(&obj, ts);
+		pthread_mutex_unlock(&inode->times_lock);
 		if (r < 0)
 			return r;
 	}

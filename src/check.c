@@ -31,6 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "check.h"
 
@@ -420,4 +421,69 @@ int um_config_check(struct um_config *cfg, char *err, size_t errlen)
 out_free:
 	free(lower_id);
 	return ret;
+}
+
+/*
+ * Does the FUSE configuration file allow allow_other for users?  Read as
+ * fusermount3 reads it: a line "user_allow_other", with blanks around and
+ * a '#' comment after it allowed.  A missing file allows nothing.
+ */
+static bool fuse_conf_allows_other(const char *path)
+{
+	FILE *f = fopen(path, "re");
+	char *line = NULL;
+	size_t cap = 0;
+	bool yes = false;
+
+	if (!f)
+		return false;
+	while (!yes && getline(&line, &cap, f) >= 0) {
+		char *p = line, *end;
+
+		end = strchrnul(p, '#');
+		while (end > p && strchr(" \t\r\n", end[-1]))
+			end--;
+		*end = '\0';
+		p += strspn(p, " \t");
+		yes = !strcmp(p, "user_allow_other");
+	}
+	free(line);
+	fclose(f);
+	return yes;
+}
+
+/* Does the libfuse option list hold option name (no value)? */
+static bool has_fuse_opt(const char *opts, const char *name)
+{
+	size_t len = strlen(name);
+
+	for (const char *p = opts; p && *p;) {
+		const char *end = strchrnul(p, ',');
+
+		if ((size_t)(end - p) == len && !strncmp(p, name, len))
+			return true;
+		p = *end ? end + 1 : end;
+	}
+	return false;
+}
+
+int um_config_access(struct um_config *cfg, uid_t euid, const char *fuse_conf,
+		     char *err, size_t errlen)
+{
+	if (euid == 0) {
+		/*
+		 * Without default_permissions nobody checks modes, and
+		 * every user would act with the daemon's rights: root's.
+		 */
+		if (!cfg->owner_only && cfg->default_permissions &&
+		    !has_fuse_opt(cfg->fuse_opts, "allow_root"))
+			cfg->allow_other = true;
+		return 0;
+	}
+	if (cfg->allow_other && !fuse_conf_allows_other(fuse_conf))
+		return um_errorf(err, errlen,
+				 "allow_other refused: only root may use it "
+				 "unless %s has user_allow_other",
+				 fuse_conf);
+	return 0;
 }

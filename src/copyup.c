@@ -33,6 +33,8 @@
  * next one is copied, so the final fdatasync has little left to wait for.
  */
 #define COPY_CHUNK (32 << 20)
+/* Bytes per read and write where copy_file_range() cannot be used. */
+#define COPY_BUF (64 << 10)
 
 /* Internal to build_copy(): the copy is an index entry, keeps the origin. */
 #define COPY_INDEXED (1 << 16)
@@ -40,6 +42,7 @@
 /* Copy the data extents of src to dst, keeping holes. */
 static int copy_data(int src, int dst, off_t size, bool flush)
 {
+	_cleanup_free_ char *buf = NULL;
 	off_t data = 0, hole;
 
 	if (size == 0)
@@ -68,9 +71,10 @@ static int copy_data(int src, int dst, off_t size, bool flush)
 						    0);
 			if (n < 0 && (errno == EXDEV || errno == EINVAL ||
 				      errno == EOPNOTSUPP || errno == ENOSYS)) {
-				char buf[65536];
-				if (want > sizeof(buf))
-					want = sizeof(buf);
+				if (!buf && !(buf = malloc(COPY_BUF)))
+					return -ENOMEM;
+				if (want > COPY_BUF)
+					want = COPY_BUF;
 				n = pread(src, buf, want, data);
 				if (n > 0)
 					n = pwrite(dst, buf, n, data);
@@ -132,6 +136,22 @@ static int copy_xattrs(const struct um_path *src, const struct um_path *dst)
 }
 
 /*
+ * A file capability again: a change of owner (copy_owner) removes it, as
+ * on any local file system, but the copy must keep it (kernel overlayfs
+ * does).
+ */
+static int copy_caps(const struct um_path *src, const struct um_path *dst)
+{
+	static const char name[] = "security.capability";
+	char val[64];	/* a VFS_CAP_REVISION_3 value is 24 bytes */
+	ssize_t n = um_path_getxattr(src, name, val, sizeof(val));
+
+	if (n < 0)
+		return n == -ENODATA || n == -ENOTSUP ? 0 : (int)n;
+	return um_path_setxattr(dst, name, val, n, 0);
+}
+
+/*
  * The copy tmp in the work dir gets the owner of the original st, or
  * where we may not give it away, an override that says who it is (unless
  * the original carried one, copied with its xattrs).
@@ -171,15 +191,27 @@ static bool keeps_origin(const struct stat *st)
 	return S_ISDIR(st->st_mode) || st->st_nlink == 1;
 }
 
+/* One copy-up under way, with inode->lock held. */
+struct copyup {
+	struct um_fs *fs;
+	struct um_inode *inode;
+	struct um_path src;	  /* the object copied: an O_PATH fd on it */
+	struct stat st;		  /* its lstat */
+	int flags;		  /* UM_COPYUP_* */
+	char tmp[UM_TMPNAME_MAX]; /* the copy's name in the work directory */
+	bool meta;		  /* made without its data (metacopy=on) */
+};
+
 /*
- * Build the copy of inode (stat st) as tmp in the work directory.
- * Returns 0 or -errno; on error nothing is left behind.
+ * Build the copy of c->inode as c->tmp in the work directory.  Returns 0
+ * or -errno; on error nothing is left behind.
  */
-static int build_copy(struct um_fs *fs, struct um_inode *inode, int sfd,
-		      const struct stat *st, const char *tmp, int flags,
-		      bool *meta)
+static int build_copy(struct copyup *c)
 {
-	struct um_path src = UM_PATH(inode->layer, sfd, "");
+	struct um_fs *fs = c->fs;
+	const struct stat *st = &c->st;
+	const char *tmp = c->tmp;
+	int flags = c->flags;
 	struct um_path dst = UM_PATH(UM_LAYER_WORK, fs->workfd, tmp);
 	_cleanup_free_ char *target = NULL;
 	struct timespec times[2] = {st->st_atim, st->st_mtim};
@@ -193,26 +225,26 @@ static int build_copy(struct um_fs *fs, struct um_inode *inode, int sfd,
 		if (out < 0)
 			return -errno;
 		/* metacopy=on: the size and a marker; the data stays below. */
-		*meta = (flags & UM_COPYUP_META) && fs->cfg->metacopy &&
-			keeps_origin(st) && st->st_size > UM_METACOPY_MIN &&
-			!(flags & UM_COPYUP_NODATA);
-		if (*meta)
-			*meta = fsetxattr(out,
-					  um_marker_name(UM_MARK_METACOPY,
-							 fs->xattr_ns),
-					  "", 0, 0) == 0;
-		if (*meta) {
+		c->meta = (flags & UM_COPYUP_META) && fs->cfg->metacopy &&
+			  keeps_origin(st) && st->st_size > UM_METACOPY_MIN &&
+			  !(flags & UM_COPYUP_NODATA);
+		if (c->meta)
+			c->meta = fsetxattr(out,
+					    um_marker_name(UM_MARK_METACOPY,
+							   fs->xattr_ns),
+					    "", 0, 0) == 0;
+		if (c->meta) {
 			if (ftruncate(out, st->st_size) < 0)
 				r = -errno;
 		} else if (!(flags & UM_COPYUP_NODATA)) {
-			in = um_path_open(&src, O_RDONLY);
+			in = um_path_open(&c->src, O_RDONLY);
 			if (in < 0)
 				r = in;
 			else
 				r = copy_data(in, out, st->st_size, fs->fsync);
 		}
 		/* An fsync'ed copy is durable before it becomes visible. */
-		if (!r && !*meta && fs->fsync && fdatasync(out) < 0)
+		if (!r && !c->meta && fs->fsync && fdatasync(out) < 0)
 			r = -errno;
 		break;
 	}
@@ -226,7 +258,7 @@ static int build_copy(struct um_fs *fs, struct um_inode *inode, int sfd,
 		target = malloc(cap);
 		if (!target)
 			return -ENOMEM;
-		n = readlinkat(sfd, "", target, cap);
+		n = readlinkat(c->src.dirfd, "", target, cap);
 		if (n < 0 || (size_t)n >= cap)
 			return n < 0 ? -errno : -EIO;
 		target[n] = '\0';
@@ -242,17 +274,19 @@ static int build_copy(struct um_fs *fs, struct um_inode *inode, int sfd,
 	}
 
 	if (!r)
-		r = copy_xattrs(&src, &dst);
+		r = copy_xattrs(&c->src, &dst);
 	if (!r)
 		r = copy_owner(fs, tmp, st);
+	if (!r && S_ISREG(st->st_mode))
+		r = copy_caps(&c->src, &dst);
 	if (!r && !S_ISLNK(st->st_mode) &&
 	    fchmodat(fs->workfd, tmp, st->st_mode & 07777, 0) < 0)
 		r = -errno;
 	if (!r && (keeps_origin(st) || (flags & COPY_INDEXED))) {
 		const char *xn = um_marker_name(UM_MARK_ORIGIN, fs->xattr_ns);
 		/* user.* xattrs are not allowed on symlinks: best effort. */
-		r = um_path_setxattr(&dst, xn, &inode->ino, sizeof(inode->ino),
-				     0);
+		r = um_path_setxattr(&dst, xn, &c->inode->ino,
+				     sizeof(c->inode->ino), 0);
 		if (r == -ENOTSUP || r == -EPERM)
 			r = 0;
 	}
@@ -269,22 +303,22 @@ static int build_copy(struct um_fs *fs, struct um_inode *inode, int sfd,
  * back.  It becomes a nameless upper file, pinned as an unlinked upper
  * file is, and goes with the inode.
  */
-static int copyup_orphan(struct um_fs *fs, struct um_inode *inode, int sfd,
-			 const struct stat *st, int flags)
+static int copyup_orphan(struct copyup *c)
 {
-	char tmp[64];
-	bool meta = false;
+	struct um_fs *fs = c->fs;
+	struct um_inode *inode = c->inode;
 	int fd, r;
 
-	if (S_ISDIR(st->st_mode))
+	if (S_ISDIR(c->st.st_mode))
 		return -ENOENT;
-	um_tmpname(fs, tmp);
-	r = build_copy(fs, inode, sfd, st, tmp, flags & ~UM_COPYUP_META, &meta);
+	/* Its data goes with it: no lower name is left to read it from. */
+	c->flags &= ~UM_COPYUP_META;
+	r = build_copy(c);
 	if (r < 0)
 		return r;
-	fd = openat(fs->workfd, tmp, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	fd = openat(fs->workfd, c->tmp, O_PATH | O_NOFOLLOW | O_CLOEXEC);
 	r = fd < 0 ? -errno : 0;
-	unlinkat(fs->workfd, tmp, 0);
+	unlinkat(fs->workfd, c->tmp, 0);
 	if (r < 0)
 		return r;
 	if (inode->fd >= 0)
@@ -295,25 +329,43 @@ static int copyup_orphan(struct um_fs *fs, struct um_inode *inode, int sfd,
 }
 
 /*
+ * A copy-up is no change of the parent it lands in: put back the parent's
+ * atime and mtime, as the kernel's ovl_set_timestamps() does, so copying
+ * up the ancestors of a new entry leaves their times alone (the ctime
+ * moves, as in the kernel).  Best effort like there: the copy is in place
+ * and correct either way, only a time would show the copy-up.
+ */
+static void restore_times(int pfd, const struct stat *pst)
+{
+	const struct timespec ts[2] = { pst->st_atim, pst->st_mtim };
+
+	(void)um_path_utimens(&UM_PATH(0, pfd, ""), ts);
+}
+
+/*
  * Give the indexed copy fd one more name, pfd/name, in the upper.  Only
  * the upper's link count changes, not the union's: that is written as a
  * plain number first, so a crash between the two steps leaves it right.
+ * Like a copy-up, it is no change of the parent: its times stay.
  */
 static int link_up(struct um_fs *fs, int fd, int pfd, const char *name)
 {
 	struct um_path copy = UM_PATH(0, fd, "");
 	unsigned long n;
-	struct stat st;
+	struct stat st, pst;
 	int r;
 
-	if ((r = um_path_stat(&copy, &st)) < 0)
+	if ((r = um_path_stat(&copy, &st)) < 0 ||
+	    (r = um_path_stat(&UM_PATH(0, pfd, ""), &pst)) < 0)
 		return r;
 	n = um_index_nlink(fd, "", &st);
 	r = um_index_set_nlink(fd, "", fs->xattr_ns, n, &st, true);
 	if (r < 0)
 		return r;
-	if ((r = um_path_link(&copy, pfd, name)) < 0 ||
-	    (r = um_path_stat(&copy, &st)) < 0)
+	if ((r = um_path_link(&copy, pfd, name)) < 0)
+		return r;
+	restore_times(pfd, &pst);
+	if ((r = um_path_stat(&copy, &st)) < 0)
 		return r;
 	return um_index_set_nlink(fd, "", fs->xattr_ns, n, &st, false);
 }
@@ -341,32 +393,32 @@ static int sync_dir(int dirfd)
  * that is there already (an earlier mount, or another inode of the same
  * file racing with us) is the copy: it is only linked.
  */
-static int copyup_indexed(struct um_fs *fs, struct um_inode *inode, int sfd,
-			  const struct stat *st, int pfd, int flags)
+static int copyup_indexed(struct copyup *c, int pfd)
 {
-	char iname[UM_INDEX_NAME_MAX], tmp[64];
+	struct um_fs *fs = c->fs;
+	struct um_inode *inode = c->inode;
+	char iname[UM_INDEX_NAME_MAX];
 	struct stat nst;
-	bool meta = false;
 	int fd, r;
 
-	r = um_index_name(sfd, iname);
+	r = um_index_name(c->src.dirfd, iname);
 	if (r < 0)
 		return r;
 	if (fstatat(fs->indexfd, iname, &nst, AT_SYMLINK_NOFOLLOW) < 0) {
 		if (errno != ENOENT)
 			return -errno;
-		um_tmpname(fs, tmp);
-		r = build_copy(fs, inode, sfd, st, tmp,
-			       (flags & ~UM_COPYUP_META) | COPY_INDEXED, &meta);
+		c->flags &= ~UM_COPYUP_META;
+		c->flags |= COPY_INDEXED;
+		r = build_copy(c);
 		if (r < 0)
 			return r;
 		/* Until a name changes, the union counts the lower's names. */
-		r = um_index_set_nlink(fs->workfd, tmp, fs->xattr_ns,
-				       st->st_nlink, st, true);
-		if (r == 0 && renameat2(fs->workfd, tmp, fs->indexfd, iname,
+		r = um_index_set_nlink(fs->workfd, c->tmp, fs->xattr_ns,
+				       c->st.st_nlink, &c->st, true);
+		if (r == 0 && renameat2(fs->workfd, c->tmp, fs->indexfd, iname,
 					RENAME_NOREPLACE) < 0)
 			r = errno == EEXIST ? 0 : -errno;
-		um_rmtree_at(fs->workfd, tmp); /* gone unless it lost a race */
+		um_rmtree_at(fs->workfd, c->tmp); /* gone unless it lost a race */
 		if (r == 0 && fs->fsync)
 			r = sync_dir(fs->indexfd);
 		if (r < 0)
@@ -391,28 +443,36 @@ static int copyup_one(struct um_fs *fs, struct um_inode *inode,
 		      struct um_inode *parent, int pfd, int flags)
 {
 	_cleanup_close_ int sfd = um_inode_path_locked(inode);
-	char tmp[64];
-	struct stat st, nst;
-	bool meta = false;
+	struct copyup c = {.fs = fs, .inode = inode, .flags = flags};
+	struct stat nst, pst;
 	int fd, r;
 
 	if (sfd < 0)
 		return sfd;
-	if (fstatat(sfd, "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
-		return -errno;
-	if (inode->unlinked)
-		return copyup_orphan(fs, inode, sfd, &st, flags);
-	if (inode->indexed && fs->indexfd >= 0)
-		return copyup_indexed(fs, inode, sfd, &st, pfd, flags);
-	um_tmpname(fs, tmp);
-	r = build_copy(fs, inode, sfd, &st, tmp, flags, &meta);
+	c.src = UM_PATH(inode->layer, sfd, "");
+	r = um_path_stat(&c.src, &c.st);
 	if (r < 0)
 		return r;
-	if (renameat2(fs->workfd, tmp, pfd, inode->name, RENAME_NOREPLACE) < 0) {
+	um_tmpname(fs, c.tmp);
+	if (inode->unlinked)
+		return copyup_orphan(&c);
+	if (inode->indexed && fs->indexfd >= 0)
+		return copyup_indexed(&c, pfd);
+	r = build_copy(&c);
+	if (r < 0)
+		return r;
+	if (fstat(pfd, &pst) < 0) {
 		r = -errno;
-		um_rmtree_at(fs->workfd, tmp);
+		um_rmtree_at(fs->workfd, c.tmp);
 		return r;
 	}
+	if (renameat2(fs->workfd, c.tmp, pfd, inode->name, RENAME_NOREPLACE) <
+	    0) {
+		r = -errno;
+		um_rmtree_at(fs->workfd, c.tmp);
+		return r;
+	}
+	restore_times(pfd, &pst);
 	fd = openat(pfd, inode->name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
@@ -422,11 +482,13 @@ static int copyup_one(struct um_fs *fs, struct um_inode *inode,
 		return r;
 	}
 	um_inode_set_upper(fs, inode, fd, &nst);
-	__atomic_store_n(&inode->metacopy, meta, __ATOMIC_RELEASE);
+	__atomic_store_n(&inode->metacopy, c.meta, __ATOMIC_RELEASE);
 	/* Without an origin the number is the copy's own (hard links). */
-	if (!keeps_origin(&st)) {
-		inode->ino = um_ino_map(fs->upper->fsid, fs->fsid_bits,
-					nst.st_ino);
+	if (!keeps_origin(&c.st)) {
+		__atomic_store_n(
+			&inode->ino,
+			um_ino_map(fs->upper->fsid, fs->fsid_bits, nst.st_ino),
+			__ATOMIC_RELAXED);
 		/* The cached attributes and the parent's listing are stale. */
 		um_readdir_changed(parent);
 		if (fs->notify) {

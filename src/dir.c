@@ -9,6 +9,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +22,8 @@
 #include "file.h"
 #include "ino.h"
 #include "inode.h"
+#include "lookup.h"
+#include "markers.h"
 #include "override.h"
 #include "readdir.h"
 #include "util.h"
@@ -28,7 +31,7 @@
 
 static int check_new_name(const char *name)
 {
-	if (strlen(name) > 255)
+	if (strlen(name) > NAME_MAX)
 		return -ENAMETOOLONG;
 	/* Such a name would read back as a whiteout: refuse, never lose it. */
 	if (um_is_oci_reserved(name))
@@ -157,11 +160,6 @@ static int new_inode(struct um_fs *fs, struct um_inode *dir, int udfd,
 		lk.fd = openat(udfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
 		if (lk.fd < 0)
 			return -errno;
-		lk.lowerpath = um_lookup_child_path(dir->lowerpath, name);
-		if (!lk.lowerpath) {
-			close(lk.fd);
-			return -ENOMEM;
-		}
 	}
 	lk.ino = um_ino_map(fs->upper->fsid, fs->fsid_bits, lk.st.st_ino);
 	*out = um_inode_get(fs, &lk, dir, name);
@@ -189,7 +187,7 @@ int um_dir_create(struct um_fs *fs, struct um_inode *dir, const char *name,
 	bool isdir = S_ISDIR(how->mode) && !how->link;
 	struct stat pst;
 	gid_t gid = cred->gid;
-	char tmp[64];
+	char tmp[UM_TMPNAME_MAX];
 	int udfd, fd, r;
 
 	how->fd = -1;
@@ -246,10 +244,21 @@ int um_dir_create(struct um_fs *fs, struct um_inode *dir, const char *name,
 		fd = make_object(fs, udfd, name, how, cred, gid);
 		if (fd < 0)
 			return fd;
-		if (oci) {
-			if (isdir)
-				um_set_opaque(fs, udfd, name);
-			um_oci_whiteout_remove(udfd, name);
+		/*
+		 * The new object takes over from the marker: a directory
+		 * hides what the marker hid (opaque), then the marker goes.
+		 * If either fails, so does the create, and the object goes
+		 * again, as in the kernel: the lower directory must not
+		 * merge back unnoticed.
+		 */
+		r = oci && isdir ? um_set_opaque(fs, udfd, name) : 0;
+		if (oci && r == 0)
+			r = um_oci_whiteout_remove(udfd, name);
+		if (r < 0) {
+			if (fd > 0)
+				close(fd);
+			um_rmtree_at(udfd, name);
+			return r;
 		}
 	}
 	if (fd > 0)
@@ -371,7 +380,7 @@ out:
 static int remove_upper_dir(struct um_fs *fs, int udfd, const char *name,
 			    bool whiteout)
 {
-	char tmp[64];
+	char tmp[UM_TMPNAME_MAX];
 	int r;
 
 	um_tmpname(fs, tmp);
@@ -468,35 +477,242 @@ static int clear_markers(struct um_inode *d)
 }
 
 /*
- * Record where the lower parts of directory d (now at udfd/name, about to
- * move into newdir) are.  Like the kernel, a move within its own parent
- * stores the short relative form (the lower name), any other move the
- * absolute path below the layer roots.
+ * The path of directory d below the layer roots, as the layer under the
+ * upper sees it (the kernel's ovl_get_redirect()): each ancestor stands
+ * for its redirect if it has one, else for its name, up to the root or to
+ * an absolute redirect.  Longer than UM_REDIRECT_MAX: -EXDEV, the kernel's
+ * limit, so mv(1) copies.
  */
-static int set_redirect(struct um_fs *fs, struct um_inode *d,
-			struct um_inode *olddir, struct um_inode *newdir,
+static int redirect_path(struct um_fs *fs, struct um_inode *d, char **out)
+{
+	size_t pos = UM_REDIRECT_MAX;
+	struct um_inode *cur = d, *parent;
+	char *buf = malloc(UM_REDIRECT_MAX + 1);
+	int r = 0;
+
+	if (!buf)
+		return -ENOMEM;
+	buf[pos] = '\0';
+	um_inode_ref(fs, cur);
+	while (cur != fs->root) {
+		const char *piece;
+		size_t len;
+
+		pthread_mutex_lock(&cur->lock);
+		piece = cur->redirect ? cur->redirect : cur->name;
+		len = strlen(piece);
+		parent = cur->parent;
+		if (!parent || len + (piece[0] != '/') > pos) {
+			pthread_mutex_unlock(&cur->lock);
+			r = -EXDEV;
+			break;
+		}
+		pos -= len;
+		memcpy(buf + pos, piece, len);
+		/* Lock order: inode, then table. */
+		um_inode_ref(fs, parent);
+		pthread_mutex_unlock(&cur->lock);
+		um_inode_unref(fs, cur, 1);
+		cur = parent;
+		if (buf[pos] == '/')
+			break;
+		buf[--pos] = '/';
+	}
+	um_inode_unref(fs, cur, 1);
+	if (r == 0) {
+		memmove(buf, buf + pos, UM_REDIRECT_MAX + 1 - pos);
+		*out = buf;
+	} else {
+		free(buf);
+	}
+	return r;
+}
+
+/*
+ * Record where the lower parts of directory d (now at udfd/name, about to
+ * move) are, exactly as the kernel's ovl_set_redirect(), so either can
+ * read the layers of the other: a redirect d has stays if it is absolute
+ * or d stays in its parent; else a move within the parent stores d's
+ * current name, any other move the absolute path.
+ */
+static int set_redirect(struct um_fs *fs, struct um_inode *d, bool samedir,
 			int udfd, const char *name)
 {
-	_cleanup_free_ char *val = NULL;
-	const char *base = strrchr(d->lowerpath, '/');
-	size_t plen = base ? (size_t)(base - d->lowerpath) : 0;
+	char *val = NULL, *old;
+	const char *xn = um_marker_name(UM_MARK_REDIRECT, fs->xattr_ns);
+	bool keep;
 	int r;
 
-	base = base ? base + 1 : d->lowerpath;
-	if (olddir == newdir && strlen(olddir->lowerpath) == plen &&
-	    !strncmp(olddir->lowerpath, d->lowerpath, plen))
-		val = strdup(base);
-	else if (asprintf(&val, "/%s", d->lowerpath) < 0)
-		val = NULL;
-	if (!val)
-		return -ENOMEM;
-	r = um_setxattr_at(udfd, name,
-			   um_marker_name(UM_MARK_REDIRECT, fs->xattr_ns), val,
-			   strlen(val), 0);
-	/* Too long for an xattr: let the caller copy, as mv(1) does. */
-	if (r == -ENOSPC || r == -E2BIG || r == -ERANGE)
-		r = -EXDEV;
-	return r;
+	pthread_mutex_lock(&d->lock);
+	keep = d->redirect && (samedir || d->redirect[0] == '/');
+	pthread_mutex_unlock(&d->lock);
+	if (keep)
+		return 0;
+	if (samedir) {
+		val = strdup(name);
+		r = val ? 0 : -ENOMEM;
+	} else {
+		r = redirect_path(fs, d, &val);
+	}
+	if (r < 0)
+		return r;
+	r = um_setxattr_at(udfd, name, xn, val, strlen(val), 0);
+	if (r < 0) {
+		free(val);
+		/* Not stored (too long, no xattrs): mv(1) copies instead. */
+		return -EXDEV;
+	}
+	pthread_mutex_lock(&d->lock);
+	old = d->redirect;
+	d->redirect = val;
+	pthread_mutex_unlock(&d->lock);
+	free(old);
+	return 0;
+}
+
+/*
+ * The real rename of um_dir_rename() with the whiteout it leaves behind
+ * and the OCI marker it replaces, as one step: it either happens whole
+ * or, where a later part fails, is undone as far as the disk allows
+ * (the kernel, too, fails the operation and tries to undo).
+ */
+struct rename_wh {
+	struct um_fs *fs;
+	int oudfd, nudfd;
+	const char *oldname, *newname;
+	struct um_inode *dst; /* the target replaced, if any */
+	unsigned int rflags;  /* RENAME_EXCHANGE when asked */
+	bool old;	      /* oldname must become a whiteout */
+	bool new_chr;	      /* newname was a char device whiteout */
+	bool new_oci;	      /* newname has an OCI marker to remove */
+	int err;	      /* why it was undone */
+};
+
+/* rename_whiteout(): a later part failed (w->err), and then: */
+#define RENAME_UNDONE 1 /* all was undone */
+#define RENAME_STANDS 2 /* the rename could not be undone */
+
+/*
+ * Move the renamed object back.  0 if the disk is as before the rename
+ * (a leftover whiteout at a name that was hidden anyway aside), -errno
+ * if not.
+ */
+static int undo_rename(struct rename_wh *w, bool old_is_wh, const char *whtmp)
+{
+	struct um_fs *fs = w->fs;
+
+	if (um_fault(UM_FAULT_UNDO))
+		return -EIO;
+	if (old_is_wh) {
+		/* The whiteout goes where the object was: newname, hidden. */
+		if (renameat2(w->nudfd, w->newname, w->oudfd, w->oldname,
+			      RENAME_EXCHANGE) < 0)
+			return -errno;
+		if (!w->new_chr)
+			unlinkat(w->nudfd, w->newname, 0);
+		return 0;
+	}
+	if (w->dst || (w->new_chr && !whtmp))
+		return -ENOTEMPTY; /* what it replaced is gone */
+	if (renameat2(w->nudfd, w->newname, w->oudfd, w->oldname,
+		      RENAME_NOREPLACE) < 0)
+		return -errno;
+	/* The whiteout it replaced comes back, made in advance. */
+	if (w->new_chr && renameat2(fs->workfd, whtmp, w->nudfd, w->newname,
+				    RENAME_NOREPLACE) < 0)
+		return -errno;
+	return 0;
+}
+
+/*
+ * 0: done; -errno: the rename failed and nothing changed; RENAME_UNDONE
+ * or RENAME_STANDS: a later part failed (w->err) and the rename was
+ * undone, or could not be.
+ */
+static int rename_whiteout(struct rename_wh *w)
+{
+	struct um_fs *fs = w->fs;
+	bool chr = w->old && fs->whiteout != UM_WHITEOUT_OCI && fs->can_mknod;
+	bool oci_old = false, late = false, old_is_wh = false;
+	unsigned int rflags = w->rflags;
+	char whtmp[UM_TMPNAME_MAX];
+	int r;
+
+	/*
+	 * An OCI marker hides the lower oldname only once the object is
+	 * gone from the upper (it never hides a name of its own layer):
+	 * made first, a failure leaves nothing to undo.
+	 */
+	if (w->old && !chr) {
+		r = um_whiteout_create_oci(fs, w->oudfd, w->oldname);
+		if (r < 0)
+			return r;
+		oci_old = true;
+	}
+	if (chr && !um_fault(UM_FAULT_RENAME_WHITEOUT)) {
+		r = renameat2(w->oudfd, w->oldname, w->nudfd, w->newname,
+			      rflags | RENAME_WHITEOUT);
+		if (r == 0)
+			old_is_wh = true;
+		else if (errno != EINVAL)
+			return -errno;
+	}
+	if (chr && !old_is_wh) {
+		/*
+		 * No RENAME_WHITEOUT in the upper: the whiteout is made now
+		 * in the work directory and moved in after the rename.
+		 */
+		um_tmpname(fs, whtmp);
+		if (mknodat(fs->workfd, whtmp, S_IFCHR, UM_WHITEOUT_RDEV) < 0)
+			return -errno;
+		late = true;
+	}
+	if (!old_is_wh &&
+	    renameat2(w->oudfd, w->oldname, w->nudfd, w->newname, rflags) < 0) {
+		r = -errno;
+		if (late)
+			unlinkat(fs->workfd, whtmp, 0);
+		if (oci_old)
+			um_oci_whiteout_remove(w->oudfd, w->oldname);
+		return r;
+	}
+
+	r = 0;
+	if (late) {
+		r = um_fault(UM_FAULT_LATE_WHITEOUT) ? -EIO : 0;
+		if (r == 0 && renameat2(fs->workfd, whtmp, w->oudfd, w->oldname,
+					RENAME_NOREPLACE) < 0)
+			r = -errno;
+		if (r == 0) {
+			late = false;
+			old_is_wh = true;
+		}
+	}
+	if (r == 0 && w->new_oci) {
+		r = um_oci_whiteout_remove(w->nudfd, w->newname);
+		r = r < 0 ? r : 0;
+	}
+	if (r == 0)
+		return 0;
+
+	w->err = r;
+	if (undo_rename(w, old_is_wh, late ? whtmp : NULL) == 0) {
+		if (late)
+			unlinkat(fs->workfd, whtmp, 0);
+		if (oci_old)
+			um_oci_whiteout_remove(w->oudfd, w->oldname);
+		return RENAME_UNDONE;
+	}
+	/*
+	 * It stands.  A whiteout still missing may yet be made as an OCI
+	 * marker; an OCI marker left beside newname hides nothing there.
+	 */
+	if (late) {
+		unlinkat(fs->workfd, whtmp, 0);
+		if (um_whiteout_create_oci(fs, w->oudfd, w->oldname) < 0)
+			return RENAME_STANDS;
+	}
+	return 0;
 }
 
 int um_dir_rename(struct um_fs *fs, struct um_inode *olddir,
@@ -504,9 +720,10 @@ int um_dir_rename(struct um_fs *fs, struct um_inode *olddir,
 		  const char *newname, unsigned int flags)
 {
 	struct um_inode *src = NULL, *dst = NULL;
+	struct rename_wh wh = {.fs = fs};
 	bool exchange = flags & RENAME_EXCHANGE;
-	bool old_wh, oci_wh = false, dst_last = false;
-	unsigned int rflags = 0;
+	bool dst_last = false, new_wh_gone = false;
+	char *src_name = NULL, *dst_name = NULL;
 	long dst_nlink = 0;
 	int oudfd, nudfd, r;
 
@@ -535,10 +752,23 @@ int um_dir_rename(struct um_fs *fs, struct um_inode *olddir,
 			r = -ENOTDIR;
 		else if (!S_ISDIR(src->type) && S_ISDIR(dst->type))
 			r = -EISDIR;
-		else if (S_ISDIR(dst->type))
-			r = um_readdir_is_empty(fs, dst) > 0 ? 0 : -ENOTEMPTY;
 		if (r < 0)
 			goto out;
+	}
+	/*
+	 * Without redirects a directory cannot take its lower parts along:
+	 * EXDEV, so mv(1) copies the tree (the kernel's ovl_can_move()).
+	 */
+	if (!fs->redirect_create &&
+	    ((S_ISDIR(src->type) && src->nlowers) ||
+	     (exchange && S_ISDIR(dst->type) && dst->nlowers))) {
+		r = -EXDEV;
+		goto out;
+	}
+	if (dst && !exchange && S_ISDIR(dst->type) &&
+	    um_readdir_is_empty(fs, dst) <= 0) {
+		r = -ENOTEMPTY;
+		goto out;
 	}
 
 	if ((r = um_copyup_dir(fs, olddir, &oudfd)) < 0 ||
@@ -556,10 +786,10 @@ int um_dir_rename(struct um_fs *fs, struct um_inode *olddir,
 
 	/* A directory with lower parts takes them along: redirect. */
 	if (S_ISDIR(src->type) && src->nlowers &&
-	    (r = set_redirect(fs, src, olddir, newdir, oudfd, oldname)) < 0)
+	    (r = set_redirect(fs, src, olddir == newdir, oudfd, oldname)) < 0)
 		goto out;
 	if (exchange && S_ISDIR(dst->type) && dst->nlowers &&
-	    (r = set_redirect(fs, dst, newdir, olddir, nudfd, newname)) < 0)
+	    (r = set_redirect(fs, dst, olddir == newdir, nudfd, newname)) < 0)
 		goto out;
 	/* An upper-only directory landing on lower content hides it. */
 	if (S_ISDIR(src->type) && !src->nlowers &&
@@ -571,9 +801,22 @@ int um_dir_rename(struct um_fs *fs, struct um_inode *olddir,
 	    (r = um_set_opaque(fs, nudfd, newname)) < 0)
 		goto out;
 
-	old_wh = !exchange && um_lower_has(fs, olddir, oldname);
+	/* Nothing may fail once the rename is done: the new names first. */
+	src_name = um_fault(UM_FAULT_NAME) ? NULL : strdup(newname);
+	dst_name = exchange ? strdup(oldname) : NULL;
+	if (!src_name || (exchange && !dst_name)) {
+		r = -ENOMEM;
+		goto out;
+	}
+
+	wh.oudfd = oudfd;
+	wh.oldname = oldname;
+	wh.nudfd = nudfd;
+	wh.newname = newname;
+	wh.old = !exchange && um_lower_has(fs, olddir, oldname);
+	wh.dst = dst;
 	if (exchange) {
-		rflags = RENAME_EXCHANGE;
+		wh.rflags = RENAME_EXCHANGE;
 	} else if (dst) {
 		if (S_ISDIR(dst->type) && (r = clear_markers(dst)) < 0)
 			goto out;
@@ -584,27 +827,37 @@ int um_dir_rename(struct um_fs *fs, struct um_inode *olddir,
 			um_inode_unhash(fs, dst);
 		}
 	} else if (chardev_whiteout_at(nudfd, newname)) {
+		wh.new_chr = true;
+		/* A directory cannot replace it: it goes first. */
 		if (S_ISDIR(src->type) && unlinkat(nudfd, newname, 0) < 0) {
 			r = -errno;
 			goto out;
 		}
+		new_wh_gone = S_ISDIR(src->type);
 	} else {
-		oci_wh = um_has_oci_whiteout(nudfd, newname);
+		wh.new_oci = um_has_oci_whiteout(nudfd, newname);
 	}
-	if (old_wh && fs->whiteout != UM_WHITEOUT_OCI && fs->can_mknod)
-		rflags |= RENAME_WHITEOUT;
 
-	r = renameat2(oudfd, oldname, nudfd, newname, rflags);
-	if (r < 0 && errno == EINVAL && (rflags & RENAME_WHITEOUT)) {
-		rflags &= ~RENAME_WHITEOUT;
-		r = renameat2(oudfd, oldname, nudfd, newname, rflags);
-	}
-	if (r < 0) {
-		r = -errno;
+	r = rename_whiteout(&wh);
+	if (r < 0 || r == RENAME_UNDONE) {
+		r = r < 0 ? r : wh.err;
 		if (dst_last)
 			um_inode_rehash(fs, dst);
+		/*
+		 * Put back the whiteout the directory was to replace; if
+		 * even that fails, the lower newname shows again: say so.
+		 */
+		if (new_wh_gone) {
+			int e = um_whiteout_create(fs, nudfd, newname);
+			if (e < 0)
+				fprintf(stderr,
+					"unionmount: rename: cannot restore "
+					"the whiteout of %s: %s\n",
+					newname, strerror(-e));
+		}
 		goto out;
 	}
+	r = r == RENAME_STANDS ? wh.err : 0;
 	um_readdir_changed(olddir);
 	um_readdir_changed(newdir);
 	/* A moved directory's ".." is another one now. */
@@ -612,18 +865,19 @@ int um_dir_rename(struct um_fs *fs, struct um_inode *olddir,
 		um_readdir_changed(src);
 	if (exchange && S_ISDIR(dst->type))
 		um_readdir_changed(dst);
-	if (old_wh && !(rflags & RENAME_WHITEOUT))
-		r = um_whiteout_create(fs, oudfd, oldname);
-	if (oci_wh)
-		um_oci_whiteout_remove(nudfd, newname);
-	um_inode_set_name(fs, src, newdir, newname);
-	if (exchange)
-		um_inode_set_name(fs, dst, olddir, oldname);
-	else if (dst)
+	/* Done (r 0), or done and not undone (r < 0): names follow the disk. */
+	um_inode_move(fs, src, newdir, src_name);
+	src_name = NULL;
+	if (exchange) {
+		um_inode_move(fs, dst, olddir, dst_name);
+		dst_name = NULL;
+	} else if (dst) {
 		um_inode_mark_unlinked(dst);
-	if (dst && !exchange)
 		index_unlink_end(fs, dst, dst_nlink);
+	}
 out:
+	free(src_name);
+	free(dst_name);
 	if (dst)
 		um_inode_unref(fs, dst, 1);
 	um_inode_unref(fs, src, 1);

@@ -8,8 +8,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
+#include <sys/stat.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
+#include "caps.h"
 #include "copyup.h"
 #include "file.h"
 #include "inode.h"
@@ -147,6 +150,104 @@ int um_file_fd(struct um_fs *fs, struct um_file *f)
 	return fd;
 }
 
+/*
+ * May the kernel do f's reads and writes on the real file directly, with
+ * the daemon's credentials?  Only where nothing of ours stands between:
+ * - the data is in the upper (not a metacopy), so no copy-up can move it;
+ *   or the union cannot change at all (no upper, or ro), so a lower file
+ *   stays where it is: with an upper, a later open for writing would copy
+ *   it up while the kernel still holds the lower file as the inode's one
+ *   backing file;
+ * - no owner/mode override: the real mode is not the one shown;
+ * - no set-user-ID, set-group-ID or security.capability: a
+ *   passed-through write skips the kernel's clearing of them on the FUSE
+ *   inode, and the daemon itself may keep them (CAP_FSETID).
+ */
+static bool may_pass_through(struct um_fs *fs, struct um_file *f)
+{
+	struct um_inode *inode = f->inode;
+	struct stat st;
+	ssize_t n;
+
+	if (!fs->passthrough || inode->type != S_IFREG ||
+	    fs->override_xattr)
+		return false;
+	if (!(data_in_upper(inode) && f->upper) &&
+	    !(!fs->upper || fs->cfg->ro))
+		return false;
+	if (fstat(f->fd, &st) < 0 || (st.st_mode & (S_ISUID | S_ISGID)))
+		return false;
+	if (!__atomic_load_n(&inode->no_caps, __ATOMIC_RELAXED)) {
+		n = fgetxattr(f->fd, "security.capability", NULL, 0);
+		if (n >= 0 || (errno != ENODATA && errno != ENOTSUP))
+			return false;
+	}
+	return true;
+}
+
+int um_file_io_open(struct um_fs *fs, struct um_file *f,
+		    int (*register_fd)(void *ctx, int fd), void *ctx)
+{
+	struct um_inode *inode = f->inode;
+	bool rw = fs->upper && !fs->cfg->ro;
+	int fd = -1, id = 0;
+
+	if (may_pass_through(fs, f)) {
+		/*
+		 * The backing file serves every open of the inode, read-only
+		 * or not: it is opened read-write whenever the union can
+		 * change.  The kernel keeps its own reference.
+		 */
+		fd = rw ? open_real(inode, O_RDWR) : dup(f->fd);
+		if (fd < 0)
+			fd = -1;
+	}
+	pthread_mutex_lock(&inode->lock);
+	if (fd >= 0 && inode->ncached == 0) {
+		if (!inode->backing_id)
+			inode->backing_id = register_fd(ctx, fd);
+		id = inode->backing_id;
+	}
+	if (id > 0)
+		inode->npassthrough++;
+	else
+		inode->ncached++;
+	pthread_mutex_unlock(&inode->lock);
+	if (fd >= 0)
+		close(fd);
+	f->backing_id = id;
+	return id;
+}
+
+int um_file_kill_priv(struct um_file *f)
+{
+	struct um_fsetid fsetid;
+	int r = um_fsetid_drop(&fsetid);
+
+	if (r < 0)
+		return r;
+	/* A truncate to the size it has still removes the privileges. */
+	r = ftruncate(f->fd, 0) < 0 ? -errno : 0;
+	um_fsetid_restore(&fsetid);
+	return r;
+}
+
+int um_file_io_release(struct um_file *f)
+{
+	struct um_inode *inode = f->inode;
+	int id = 0;
+
+	pthread_mutex_lock(&inode->lock);
+	if (!f->backing_id) {
+		inode->ncached--;
+	} else if (--inode->npassthrough == 0) {
+		id = inode->backing_id;
+		inode->backing_id = 0;
+	}
+	pthread_mutex_unlock(&inode->lock);
+	return id;
+}
+
 void um_file_release(struct um_file *f)
 {
 	pthread_mutex_lock(&f->inode->lock);
@@ -157,4 +258,29 @@ void um_file_release(struct um_file *f)
 		close(f->oldfd);
 	pthread_mutex_destroy(&f->lock);
 	free(f);
+}
+
+int um_file_cached_write_begin(struct um_file *f, int fd,
+			       struct timespec *mtime)
+{
+	struct stat st;
+
+	pthread_mutex_lock(&f->inode->times_lock);
+	if (fstat(fd, &st) < 0) {
+		int r = -errno;
+		pthread_mutex_unlock(&f->inode->times_lock);
+		return r;
+	}
+	*mtime = st.st_mtim;
+	return 0;
+}
+
+int um_file_cached_write_end(struct um_file *f, int fd,
+			     const struct timespec *mtime)
+{
+	const struct timespec ts[2] = { { .tv_nsec = UTIME_OMIT }, *mtime };
+	int r = futimens(fd, ts) < 0 ? -errno : 0;
+
+	pthread_mutex_unlock(&f->inode->times_lock);
+	return r;
 }

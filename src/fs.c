@@ -122,7 +122,7 @@ static int open_work(struct um_fs *fs, const char *work, char *err,
 /* What may we write into the upper? Try it in the work directory. */
 static void probe_upper(struct um_fs *fs)
 {
-	char tmp[64];
+	char tmp[UM_TMPNAME_MAX];
 
 	um_tmpname(fs, tmp);
 	fs->can_mknod = mknodat(fs->workfd, tmp, S_IFCHR, 0) == 0;
@@ -175,15 +175,15 @@ static void probe_privilege(struct um_fs *fs)
 
 	fs->can_chown = chown_cap;
 	switch (fs->cfg->xattr_permissions) {
-	case 1:
+	case UM_XATTR_PERMS_FUSEOVERLAYFS:
 		fs->override_xattr = UM_OVERRIDE_FUSEOVERLAYFS;
 		fs->override_always = true;
 		break;
-	case 2:
+	case UM_XATTR_PERMS_CONTAINERS:
 		fs->override_xattr = UM_OVERRIDE_CONTAINERS;
 		fs->override_always = true;
 		break;
-	default:
+	case UM_XATTR_PERMS_OFF:
 		if (!chown_cap || !have_cap(CAP_MKNOD) || !in_initial_userns())
 			fs->override_xattr = UM_OVERRIDE_CONTAINERS;
 		break;
@@ -200,14 +200,14 @@ static int make_root(struct um_fs *fs, char *err, size_t errlen)
 	if (!root)
 		return fail(err, errlen, "out of memory");
 	pthread_mutex_init(&root->lock, NULL);
+	pthread_mutex_init(&root->times_lock, NULL);
 	root->layer = top;
 	root->type = S_IFDIR;
 	root->refs = 1;
 	root->name = strdup("");
-	root->lowerpath = strdup("");
 	root->lowers = calloc(nlowers, sizeof(*root->lowers));
 	fs->root = root;
-	if (!root->name || !root->lowerpath || !root->lowers)
+	if (!root->name || !root->lowers)
 		return fail(err, errlen, "out of memory");
 	for (int i = 1; i < fs->nlayers; i++) {
 		int fd = fcntl(fs->layers[i].fd, F_DUPFD_CLOEXEC, 0);
@@ -249,9 +249,13 @@ int um_fs_init(struct um_fs *fs, struct um_config *cfg, char *err,
 	fs->timeout = cfg->timeout;
 	fs->whiteout = cfg->whiteout;
 	fs->fsync = !cfg->no_fsync;
+	fs->redirect_follow_read = cfg->redirect_dir != UM_REDIRECT_NOFOLLOW;
+	fs->redirect_create = cfg->redirect_dir == UM_REDIRECT_ON;
 	fs->xattr_ns = UM_NS_USER;
 	/* -d: every call on a layer is logged beside the FUSE requests. */
 	um_trace_layers(cfg->debug);
+	if (um_fault_init(err, errlen) < 0)
+		return -1;
 	pthread_mutex_init(&fs->table_lock, NULL);
 	raise_fd_limit();
 	/* Modes come from the kernel already masked. */

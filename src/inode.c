@@ -33,10 +33,11 @@ static void inode_free(struct um_inode *inode)
 	if (inode->fd >= 0 && !fd_is_lower)
 		close(inode->fd);
 	free(inode->lowers);
-	free(inode->lowerpath);
+	free(inode->redirect);
 	um_listing_unref(inode->listing);
 	free(inode->name);
 	pthread_mutex_destroy(&inode->lock);
+	pthread_mutex_destroy(&inode->times_lock);
 	free(inode);
 }
 
@@ -90,11 +91,12 @@ struct um_inode *um_inode_get(struct um_fs *fs, struct um_lookup *lk,
 	inode->ino = lk->ino;
 	inode->type = lk->st.st_mode & S_IFMT;
 	pthread_mutex_init(&inode->lock, NULL);
+	pthread_mutex_init(&inode->times_lock, NULL);
 	inode->layer = lk->layer;
 	inode->fd = lk->fd;
 	inode->lowers = lk->lowers;
 	inode->nlowers = lk->nlowers;
-	inode->lowerpath = lk->lowerpath;
+	inode->redirect = lk->redirect;
 	inode->metacopy = lk->metacopy;
 	inode->indexed = lk->indexed;
 	inode->parent = parent;
@@ -171,7 +173,12 @@ int um_inode_locate_locked(struct um_inode *inode, struct um_path *p)
 		p->name = "";
 		return 0;
 	}
-	if (!inode->parent)
+	/*
+	 * An upper object whose name went (unlinked, or replaced by a rename)
+	 * and that nothing pinned: the name may be another object's now.
+	 * The kernel still sends its cached times of such an inode.
+	 */
+	if (!inode->parent || (inode->unlinked && inode->layer == 0))
 		return -ESTALE;
 	p->dirfd = parent_fd(inode->parent, inode->layer);
 	p->name = inode->name;
@@ -209,25 +216,32 @@ void um_inode_pin(struct um_inode *inode)
 	pthread_mutex_unlock(&inode->lock);
 }
 
-int um_inode_set_name(struct um_fs *fs, struct um_inode *inode,
-		      struct um_inode *parent, const char *name)
+void um_inode_move(struct um_fs *fs, struct um_inode *inode,
+		   struct um_inode *parent, char *name)
 {
-	char *copy = strdup(name);
 	struct um_inode *old;
 	char *oldname;
 
-	if (!copy)
-		return -ENOMEM;
 	um_inode_ref(fs, parent);
 	pthread_mutex_lock(&inode->lock);
 	old = inode->parent;
 	oldname = inode->name;
 	inode->parent = parent;
-	inode->name = copy;
+	inode->name = name;
 	pthread_mutex_unlock(&inode->lock);
 	free(oldname);
 	if (old)
 		um_inode_unref(fs, old, 1);
+}
+
+int um_inode_set_name(struct um_fs *fs, struct um_inode *inode,
+		      struct um_inode *parent, const char *name)
+{
+	char *copy = strdup(name);
+
+	if (!copy)
+		return -ENOMEM;
+	um_inode_move(fs, inode, parent, copy);
 	return 0;
 }
 
@@ -272,7 +286,7 @@ uint64_t um_inode_cached_ino(struct um_fs *fs, dev_t dev, ino_t ino)
 	pthread_mutex_lock(&fs->table_lock);
 	HASH_FIND_KEY(fs->table, &key, inode);
 	if (inode)
-		r = inode->ino;
+		r = __atomic_load_n(&inode->ino, __ATOMIC_RELAXED);
 	pthread_mutex_unlock(&fs->table_lock);
 	return r;
 }

@@ -18,6 +18,7 @@
 #include "index.h"
 #include "ino.h"
 #include "lookup.h"
+#include "markers.h"
 #include "nameset.h"
 #include "util.h"
 #include "whiteout.h"
@@ -37,18 +38,27 @@ static bool is_metacopy(int dfd, const char *name, const struct stat *st)
 
 int um_check_name(const char *name)
 {
-	if (strlen(name) > 255)
+	if (strlen(name) > NAME_MAX)
 		return -ENAMETOOLONG;
 	if (um_is_oci_reserved(name))
 		return -ENOENT;
 	return 0;
 }
 
+/*
+ * Lookup state, like the kernel's ovl_lookup_data.  name is what is looked
+ * up in the layers below: the name itself, or what redirects made of it
+ * (a single name in the parent's lower directories, or an absolute path
+ * "/a/b" from the layer roots).
+ */
 struct walk {
 	struct um_lookup *lk;
 	int nfound;
 	int cap;
-	bool stop;
+	bool stop;	 /* nothing below can show */
+	bool last;	 /* the last layer looked at: markers unread */
+	bool redirected; /* a redirect was met on the way */
+	char *name;	 /* malloc'ed */
 };
 
 static int add_lower(struct walk *w, int layer, int fd, bool xwh)
@@ -117,13 +127,87 @@ static bool realdir_maybe(struct um_realdir *rd, const char *name)
 	return um_nameset_maybe(set, wh, UM_OCI_PREFIX_LEN + len);
 }
 
+static bool is_dot(const char *s, size_t len)
+{
+	return (len == 1 && s[0] == '.') || (len == 2 && !strncmp(s, "..", 2));
+}
+
+int um_redirect_check(const char *val)
+{
+	const char *s, *next;
+
+	if (!*val)
+		return -EINVAL;
+	if (val[0] != '/') {
+		if (strchr(val, '/'))
+			return -EINVAL;
+		/* Never out of the layer: the kernel's lookup refuses too. */
+		return is_dot(val, strlen(val)) ? -EACCES : 0;
+	}
+	/* "/a/b": no empty component, so neither "/" nor "a//b" nor "b/". */
+	for (s = val; *s++ == '/'; s = next) {
+		next = strchrnul(s, '/');
+		if (s == next)
+			return -EINVAL;
+		if (is_dot(s, next - s))
+			return -EACCES;
+	}
+	return 0;
+}
+
+/*
+ * The redirect of directory dfd/name, met where w->name's component at
+ * prelen ends and post follows (the kernel's ovl_check_redirect): an
+ * absolute one replaces the path up to here, a relative one the last
+ * component.  An absolute redirect also undoes a stop an opaque ancestor
+ * on the way set, since it names another place.
+ */
+static int check_redirect(struct um_fs *fs, struct walk *w, int dfd,
+			  const char *name, size_t prelen, const char *post)
+{
+	_cleanup_free_ char *val = NULL;
+	ssize_t len;
+	char *p;
+	int r;
+
+	len = um_marker_get(dfd, name, UM_MARK_REDIRECT, fs->xattr_ns, NULL, 0);
+	if (len == -ENODATA || len == -EOPNOTSUPP)
+		return 0;
+	if (len < 0)
+		return len;
+	val = malloc(len + 1);
+	if (!val)
+		return -ENOMEM;
+	len = um_marker_get(dfd, name, UM_MARK_REDIRECT, fs->xattr_ns, val,
+			    len);
+	if (len < 0)
+		return len == -ERANGE ? -EIO : len;
+	val[len] = '\0';
+	r = um_redirect_check(val);
+	if (r < 0)
+		return r;
+	if (val[0] == '/') {
+		w->stop = false;
+		r = asprintf(&p, "%s%s", val, post);
+	} else {
+		r = asprintf(&p, "%.*s%s%s", (int)prelen, w->name, val, post);
+	}
+	if (r < 0)
+		return -ENOMEM;
+	free(w->name);
+	w->name = p;
+	w->redirected = true;
+	return 0;
+}
+
 /*
  * Look at name in one layer's directory dfd.  Fills w->lk for the first
  * object found, collects directories below it, sets w->stop when nothing
- * further down can show.
+ * further down can show.  prelen: where name starts in w->name.
  */
 static int probe(struct um_fs *fs, struct walk *w, int layer, int dfd,
-		 struct um_realdir *rd, const char *name, bool xwh)
+		 struct um_realdir *rd, const char *name, bool xwh,
+		 size_t prelen)
 {
 	struct um_path p = UM_PATH(layer, dfd, name);
 	struct um_lookup *lk = w->lk;
@@ -136,7 +220,7 @@ static int probe(struct um_fs *fs, struct walk *w, int layer, int dfd,
 		return 0;
 	r = um_path_stat(&p, &st);
 	if (r < 0) {
-		if (r != -ENOENT && r != -ENOTDIR)
+		if (r != -ENOENT && r != -ENOTDIR && r != -ENAMETOOLONG)
 			return r;
 		if (may_have_oci(rd) && um_has_oci_whiteout(dfd, name))
 			w->stop = true;
@@ -188,64 +272,82 @@ static int probe(struct um_fs *fs, struct walk *w, int layer, int dfd,
 	}
 	if (op == UM_OPAQUE)
 		w->stop = true;
+	else if (S_ISDIR(st.st_mode) && !w->last)
+		return check_redirect(fs, w, dfd, name, prelen, "");
 	return 0;
 }
 
-/* Walk an absolute redirect ("/a/b") from the root of one lower layer. */
-static int walk_redirect(struct um_fs *fs, struct walk *w, int layer,
-			 const char *path)
+/*
+ * Walk the absolute path w->name ("/a/b") from the root of one lower
+ * layer (the kernel's ovl_lookup_layer).  The directories on the way act
+ * as in a lookup of the path itself: a whiteout or a non-directory ends
+ * the walk and hides the layers below, an opaque one ends the stack after
+ * this layer, and a redirect of its own rewrites the path for the layers
+ * below.
+ */
+static int walk_path(struct um_fs *fs, struct walk *w, struct um_realdir *root)
 {
-	_cleanup_free_ char *copy = strdup(path);
-	char *save = NULL, *comp, *next;
-	bool stop_after = false;
-	int dfd, nfd;
-	int r;
+	_cleanup_free_ char *path = strdup(w->name);
+	char *s, *next;
+	bool xwh = root->xwhiteouts;
+	int dfd, nfd, r;
 
-	if (!copy)
+	if (!path)
 		return -ENOMEM;
-	dfd = fs->layers[layer].fd;
-	comp = strtok_r(copy, "/", &save);
-	if (!comp)
-		return 0;
-	dfd = fcntl(dfd, F_DUPFD_CLOEXEC, 0);
+	dfd = fcntl(root->fd, F_DUPFD_CLOEXEC, 0);
 	if (dfd < 0)
 		return -errno;
-	for (;;) {
+	for (s = path + 1;; s = next + 1) {
+		/* Counted from the end: a redirect may change the start. */
+		size_t prelen = strlen(w->name) - strlen(s);
+		enum um_opaque op;
 		struct um_path p;
 		struct stat st;
 
-		next = strtok_r(NULL, "/", &save);
-		if (!next)
+		next = strchrnul(s, '/');
+		if (!*next) {
+			r = probe(fs, w, root->layer, dfd,
+				  s == path + 1 ? root : NULL, s, xwh,
+				  prelen);
 			break;
-		p = UM_PATH(layer, dfd, comp);
-		if (strlen(comp) > 255 || !strcmp(comp, "..") ||
-		    !strcmp(comp, ".") || um_path_stat(&p, &st) < 0) {
-			close(dfd);
-			return 0;	/* not in this layer: try the next */
 		}
-		/*
-		 * Like a lookup of the path itself: a whiteout or a file on
-		 * the way hides the layers below, an opaque directory ends
-		 * the stack after this layer.
-		 */
+		*next = '\0';
+		p = UM_PATH(root->layer, dfd, s);
+		r = um_path_stat(&p, &st);
+		if (r < 0) {
+			if (r == -ENOENT || r == -ENOTDIR ||
+			    r == -ENAMETOOLONG) {
+				r = 0;
+				if (um_has_oci_whiteout(dfd, s))
+					w->stop = true;
+			}
+			break;
+		}
 		if (!S_ISDIR(st.st_mode)) {
+			/* A whiteout or a file: nothing of the path below. */
 			w->stop = true;
-			close(dfd);
-			return 0;
+			break;
 		}
-		if (um_dir_opaque(&p) == UM_OPAQUE)
-			stop_after = true;
+		op = um_dir_opaque(&p);
+		xwh = op == UM_XWHITEOUTS;
+		if (!w->last && op == UM_OPAQUE) {
+			w->stop = true;
+		} else if (!w->last) {
+			/* What follows the component, in w->name itself. */
+			r = check_redirect(fs, w, dfd, s, prelen,
+					   w->name + prelen + strlen(s));
+			if (r < 0)
+				break;
+		}
 		nfd = um_path_open(&p, O_PATH | O_DIRECTORY);
+		if (nfd < 0) {
+			r = nfd == -ENOENT || nfd == -ENOTDIR ? 0 : nfd;
+			break;
+		}
 		close(dfd);
-		if (nfd < 0)
-			return 0;
 		dfd = nfd;
-		comp = next;
 	}
-	r = probe(fs, w, layer, dfd, NULL, comp, false);
 	close(dfd);
-	if (stop_after)
-		w->stop = true;
 	return r;
 }
 
@@ -296,15 +398,57 @@ static int lookup_index(struct um_fs *fs, struct um_lookup *lk)
 	return 0;
 }
 
-char *um_lookup_child_path(const char *parent, const char *name)
+/*
+ * Look below the upper, through the lower directories of the parent, as
+ * the kernel's ovl_lookup: a relative name in each of them, an absolute
+ * path from the roots of the layers below the one where it was met.
+ */
+static int walk_lowers(struct um_fs *fs, struct walk *w, struct um_inode *dir)
 {
-	char *p;
+	struct um_inode *root = fs->root;
+	struct um_realdir *stack = dir->lowers;
+	int n = dir->nlowers;
+	bool follow = fs->redirect_follow_read;
 
-	if (!parent || !*parent)
-		return strdup(name);
-	if (asprintf(&p, "%s/%s", parent, name) < 0)
-		return NULL;
-	return p;
+	if (w->name[0] == '/') {
+		stack = root->lowers;
+		n = root->nlowers;
+	}
+	for (int i = 0; !w->stop && i < n; i++) {
+		struct um_realdir *rd = &stack[i];
+		int before = w->nfound, r;
+
+		/*
+		 * Following a redirect is like a symlink into a lower layer
+		 * without the permission checks on the way: where following
+		 * is off the kernel refuses the lookup, and so do we.
+		 */
+		if (w->redirected && !follow)
+			return -EPERM;
+		/*
+		 * With redirects followed, the bottom layer is the last one
+		 * whatever the parent's stack, as a redirect may lead below.
+		 */
+		w->last = follow ? rd->layer == fs->nlayers - 1 : i == n - 1;
+		if (w->name[0] == '/')
+			r = walk_path(fs, w, rd);
+		else
+			r = probe(fs, w, rd->layer, rd->fd, rd, w->name,
+				  rd->xwhiteouts, 0);
+		if (r < 0)
+			return r;
+		if (w->nfound == before)
+			continue;
+		if (w->stop)
+			break;
+		if (w->name[0] == '/' && stack != root->lowers) {
+			stack = root->lowers;
+			n = root->nlowers;
+			/* On below this layer: root lowers[k] is layer k+1. */
+			i = rd->layer - 1;
+		}
+	}
+	return 0;
 }
 
 int um_lookup_name(struct um_fs *fs, struct um_inode *dir, const char *name,
@@ -312,8 +456,6 @@ int um_lookup_name(struct um_fs *fs, struct um_inode *dir, const char *name,
 {
 	struct walk w = { .lk = lk };
 	struct um_real real = um_inode_real(dir);
-	char redirect[4096];
-	ssize_t rlen = -1;
 	int r;
 
 	memset(lk, 0, sizeof(*lk));
@@ -324,9 +466,14 @@ int um_lookup_name(struct um_fs *fs, struct um_inode *dir, const char *name,
 		return r;
 	if (!S_ISDIR(dir->type))
 		return -ENOTDIR;
+	w.name = strdup(name);
+	if (!w.name)
+		return -ENOMEM;
 
 	if (real.layer == 0) {
-		r = probe(fs, &w, 0, real.fd, NULL, name, false);
+		/* Without following, the upper is the last if alone. */
+		w.last = !fs->redirect_follow_read && !dir->nlowers;
+		r = probe(fs, &w, 0, real.fd, NULL, name, false, 0);
 		if (r < 0)
 			goto fail;
 		/* A name of a copy made through the index. */
@@ -341,50 +488,31 @@ int um_lookup_name(struct um_fs *fs, struct um_inode *dir, const char *name,
 			close(r);
 			lk->metacopy = true;
 		}
-		if (w.nfound && S_ISDIR(lk->st.st_mode) && !w.stop) {
-			rlen = um_marker_get(real.fd, name, UM_MARK_REDIRECT,
-					     fs->xattr_ns, redirect,
-					     sizeof(redirect) - 1);
-			if (rlen >= 0)
-				redirect[rlen] = '\0';
+		/* Kept to write the next rename's redirect as the kernel. */
+		if (w.redirected) {
+			lk->redirect = strdup(w.name);
+			if (!lk->redirect) {
+				r = -ENOMEM;
+				goto fail;
+			}
 		}
 	}
-
-	if (rlen > 0 && redirect[0] == '/') {
-		for (int i = 0; i < fs->nlayers && !w.stop; i++) {
-			if (fs->layers[i].upper)
-				continue;
-			r = walk_redirect(fs, &w, i, redirect);
-			if (r < 0)
-				goto fail;
-		}
-		lk->lowerpath = strdup(redirect + 1);
-	} else {
-		const char *lname = rlen > 0 ? redirect : name;
-		if (rlen > 0 && (strchr(lname, '/') || strlen(lname) > 255))
-			lname = name;
-		for (int i = 0; i < dir->nlowers && !w.stop; i++) {
-			r = probe(fs, &w, dir->lowers[i].layer,
-				  dir->lowers[i].fd, &dir->lowers[i], lname,
-				  dir->lowers[i].xwhiteouts);
-			if (r < 0)
-				goto fail;
-		}
-		if (w.nfound && S_ISDIR(lk->st.st_mode))
-			lk->lowerpath = um_lookup_child_path(dir->lowerpath,
-							     lname);
+	if (!w.stop) {
+		r = walk_lowers(fs, &w, dir);
+		if (r < 0)
+			goto fail;
 	}
-	if (!w.nfound)
+	if (!w.nfound) {
+		free(w.name);
 		return -ENOENT;
-	if (S_ISDIR(lk->st.st_mode) && !lk->lowerpath) {
-		r = -ENOMEM;
-		goto fail;
 	}
 	if (lk->layer != 0 && !S_ISDIR(lk->st.st_mode) && lk->st.st_nlink > 1 &&
 	    (r = lookup_index(fs, lk)) < 0)
 		goto fail;
+	free(w.name);
 	return 0;
 fail:
+	free(w.name);
 	um_lookup_release(lk);
 	return r;
 }
@@ -401,7 +529,7 @@ void um_lookup_release(struct um_lookup *lk)
 	if (lk->fd >= 0 && !fd_is_lower)
 		close(lk->fd);
 	free(lk->lowers);
-	free(lk->lowerpath);
+	free(lk->redirect);
 	memset(lk, 0, sizeof(*lk));
 	lk->fd = -1;
 	lk->layer = -1;

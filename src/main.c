@@ -2,8 +2,8 @@
 /*
  * unionmount: command line, mount, daemonize, session loop.
  *
- * The parent process exits 0 only once the mount is live: the mount is made
- * before fuse_daemonize(), whose parent waits for the child to report.
+ * The first process exits 0 only once the mount is live: it forks at once
+ * (daemon.c), and the child locks the layers (lock.c), mounts and reports.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -13,8 +13,12 @@
 
 #include <fuse_lowlevel.h>
 
+#include "config.h"
+
 #include "check.h"
+#include "daemon.h"
 #include "fs.h"
+#include "lock.h"
 #include "ops.h"
 #include "options.h"
 
@@ -40,7 +44,10 @@ static int opt_append(char **out, const char *s)
 	return 0;
 }
 
-/* The source shown in /proc/mounts: fsname=, or the lower list. */
+/*
+ * The source shown in /proc/mounts: fsname=, or the first argument as
+ * given (what mount(8) compares with the fstab line), or the lower list.
+ */
 static char *make_fsname(const struct um_config *cfg)
 {
 	size_t len = 1;
@@ -48,6 +55,11 @@ static char *make_fsname(const struct um_config *cfg)
 
 	if (cfg->fsname)
 		return strdup(cfg->fsname);
+	/* All mount options must fit in one page for the kernel. */
+	if (cfg->source && strlen(cfg->source) <= 1024)
+		return strdup(cfg->source);
+	if (cfg->source)
+		return strdup("unionmount");
 	for (size_t i = 0; i < cfg->nlowers; i++)
 		len += strlen(cfg->lowers[i]) + 1;
 	/* All mount options must fit in one page for the kernel. */
@@ -92,38 +104,116 @@ static char *mount_options(const struct um_config *cfg)
 	return opts;
 }
 
+/*
+ * FUSE over io_uring: libfuse 3.18 starts its rings when asked with "-o
+ * io_uring" and the kernel offers it in FUSE_INIT, and otherwise reads
+ * /dev/fuse as before.  The kernel offers it only when the fuse module's
+ * enable_uring parameter is on: when the user asked for io_uring, say in
+ * one line why it will not be used.  Returns the option to pass, or NULL.
+ */
+static const char um_build_features[] = ""
+#ifdef UM_HAVE_IO_URING
+	"io_uring "
+#endif
+#ifdef UM_HAVE_PASSTHROUGH
+	"passthrough "
+#endif
+#ifdef UM_HAVE_KILLPRIV_V2
+	"killpriv_v2 "
+#endif
+	"splice writeback";
+
+static const char *io_uring_option(const struct um_config *cfg)
+{
+#ifndef UM_HAVE_IO_URING
+	if (cfg->io_uring == 1)
+		fprintf(stderr,
+			"unionmount: io_uring needs libfuse 3.18 (built with "
+			"%s): using /dev/fuse\n",
+			UM_FUSE_BUILT_WITH);
+	return NULL;
+#else
+	const char *param = "/sys/module/fuse/parameters/enable_uring";
+	char on = 0;
+	FILE *f;
+
+	if (cfg->io_uring == 0)
+		return NULL;
+	if (cfg->io_uring == 1) {
+		f = fopen(param, "r");
+		if (!f || fscanf(f, " %c", &on) != 1 || on != 'Y')
+			fprintf(stderr,
+				"unionmount: io_uring is off in the kernel (%s "
+				"is %s): using /dev/fuse\n",
+				param, f ? "N" : "missing");
+		if (f)
+			fclose(f);
+	}
+	return "io_uring";
+#endif
+}
+
 int main(int argc, char **argv)
 {
 	struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
 	struct fuse_loop_config *loop = NULL;
 	struct fuse_session *se = NULL;
+	struct um_daemon daemon = {.ready_fd = -1};
+	struct um_lock lock;
 	struct um_config cfg;
 	struct um_fs fs;
 	char err[1024];
 	char *opts = NULL;
+	const char *uring;
 	int ret = 1;
+	int rc;
 
 	um_config_init(&cfg);
+	um_lock_init(&lock);
 	if (um_cmdline_parse(&cfg, argc, argv, err, sizeof(err)) < 0) {
 		fprintf(stderr, "unionmount: %s\n", err);
 		um_config_release(&cfg);
 		return 2;
 	}
 	if (cfg.show_help) {
-		um_usage(argv[0]);
+		um_usage(stdout, argv[0]);
 		um_config_release(&cfg);
 		return 0;
 	}
 	if (cfg.show_version) {
 		printf("unionmount %s (libfuse %s)\n", UM_VERSION,
 		       fuse_pkgversion());
+		/* What this build can use; the kernel decides at mount. */
+		printf("built with libfuse %s: %s\n", UM_FUSE_BUILT_WITH,
+		       um_build_features);
 		um_config_release(&cfg);
 		return 0;
 	}
-	if (um_config_check(&cfg, err, sizeof(err)) < 0) {
+	/* Access first: the check may create the work directory. */
+	if (um_config_access(&cfg, geteuid(), UM_FUSE_CONF, err, sizeof(err)) <
+		    0 ||
+	    um_config_check(&cfg, err, sizeof(err)) < 0) {
 		fprintf(stderr, "unionmount: %s\n", err);
 		um_config_release(&cfg);
 		return 2;
+	}
+	if (cfg.noeffect)
+		fprintf(stderr,
+			"unionmount: accepted for compatibility, without "
+			"effect: %s\n",
+			cfg.noeffect);
+	rc = cfg.foreground ? 0 : um_daemon_start(&daemon);
+	if (rc < 0) {
+		fprintf(stderr, "unionmount: cannot fork: %s\n", strerror(-rc));
+		um_config_release(&cfg);
+		return 1;
+	}
+	/* Before um_fs_init(), which clears the work directory. */
+	rc = um_lock_take(&lock, &cfg, err, sizeof(err));
+	if (rc < 0) {
+		fprintf(stderr, "unionmount: %s\n", err);
+		um_config_release(&cfg);
+		return rc == -EBUSY ? 2 : 1;
 	}
 	if (um_fs_init(&fs, &cfg, err, sizeof(err)) < 0) {
 		fprintf(stderr, "unionmount: %s\n", err);
@@ -131,11 +221,14 @@ int main(int argc, char **argv)
 	}
 
 	opts = mount_options(&cfg);
+	uring = io_uring_option(&cfg);
 	if (!opts || fuse_opt_add_arg(&args, argv[0]) ||
 	    fuse_opt_add_arg(&args, "-o") || fuse_opt_add_arg(&args, opts) ||
 	    (cfg.fuse_opts && (fuse_opt_add_arg(&args, "-o") ||
 			       fuse_opt_add_arg(&args, cfg.fuse_opts))) ||
-	    (cfg.debug && fuse_opt_add_arg(&args, "-d"))) {
+	    (cfg.debug && fuse_opt_add_arg(&args, "-d")) ||
+	    (uring && (fuse_opt_add_arg(&args, "-o") ||
+		       fuse_opt_add_arg(&args, uring)))) {
 		fprintf(stderr, "unionmount: out of memory\n");
 		goto out_args;
 	}
@@ -152,8 +245,7 @@ int main(int argc, char **argv)
 			cfg.mountpoint);
 		goto out_signals;
 	}
-	if (fuse_daemonize(cfg.foreground || cfg.debug) != 0)
-		goto out_unmount;
+	um_daemon_ready(&daemon, cfg.foreground);
 
 	loop = fuse_loop_cfg_create();
 	if (!loop)
@@ -162,7 +254,7 @@ int main(int argc, char **argv)
 	fuse_loop_cfg_set_max_threads(loop, cfg.max_threads ? cfg.max_threads : 64);
 	if (cfg.max_idle_threads)
 		fuse_loop_cfg_set_idle_threads(loop, cfg.max_idle_threads);
-	ret = fuse_session_loop_mt(se, loop) ? 1 : 0;
+	ret = um_daemon_exit_status(fuse_session_loop_mt(se, loop));
 	fuse_loop_cfg_destroy(loop);
 
 out_unmount:
@@ -176,6 +268,7 @@ out_args:
 	free(opts);
 out_fs:
 	um_fs_release(&fs);
+	um_lock_release(&lock);
 	um_config_release(&cfg);
 	return ret;
 }

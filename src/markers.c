@@ -20,6 +20,8 @@ static const char *const marker_names[UM_MARK_COUNT][UM_NS_COUNT] = {
 			     "user.unionmount.origin" },
 	[UM_MARK_NLINK] = { "trusted.unionmount.nlink",
 			    "user.unionmount.nlink" },
+	[UM_MARK_OVL_ORIGIN] = { "trusted.overlay.origin",
+				 "user.overlay.origin" },
 };
 
 const char *um_marker_name(enum um_marker m, enum um_xattr_ns ns)

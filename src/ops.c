@@ -8,6 +8,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,7 +17,10 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+#include "config.h"
+
 #include "attr.h"
+#include "caps.h"
 #include "dir.h"
 #include "file.h"
 #include "inode.h"
@@ -92,21 +96,119 @@ static void notify(struct um_fs *fs, struct um_inode *inode, bool data)
 					 data ? 0 : -1, 0);
 }
 
+/*
+ * Capability flags of FUSE_INIT.  libfuse 3.17 moved them to 64 bits
+ * (capable_ext/want_ext) and refuses a mix of the old and new fields, so
+ * all of init goes through these three.
+ */
+static bool cap_offered(struct fuse_conn_info *conn, uint64_t cap)
+{
+#ifdef UM_HAVE_WANT_EXT
+	return conn->capable_ext & cap;
+#else
+	return conn->capable & cap;
+#endif
+}
+
+/* Ask for cap if the kernel offers it; true if it is asked for. */
+static bool cap_want(struct fuse_conn_info *conn, uint64_t cap)
+{
+#ifdef UM_HAVE_WANT_EXT
+	return fuse_set_feature_flag(conn, cap);
+#else
+	if (!(conn->capable & cap))
+		return false;
+	conn->want |= cap;
+	return true;
+#endif
+}
+
+static void cap_drop(struct fuse_conn_info *conn, uint64_t cap)
+{
+#ifdef UM_HAVE_WANT_EXT
+	fuse_unset_feature_flag(conn, cap);
+#else
+	conn->want &= ~cap;
+#endif
+}
+
+/*
+ * Passthrough: the kernel does the reads and writes of open files on the
+ * real files (file.c says which).  Registering a backing file needs
+ * CAP_SYS_ADMIN; auto (the default) asks for it only as root, passthrough=1
+ * says in one line why it cannot be had.
+ */
+static void passthrough_init(struct um_fs *fs, struct fuse_conn_info *conn)
+{
+	int want = fs->cfg->passthrough;
+	const char *why = NULL;
+
+	if (want == 0)
+		return;
+#ifdef UM_HAVE_PASSTHROUGH
+	if (want < 0 && geteuid() != 0)
+		return;
+	if (!cap_want(conn, FUSE_CAP_PASSTHROUGH)) {
+		why = "the kernel does not offer it";
+	} else {
+		/*
+		 * Backing files directly on a disk file system: a stacked
+		 * one (overlayfs) below is refused per file, and the mount
+		 * itself may then be stacked on.
+		 */
+		conn->max_backing_stack_depth = FUSE_BACKING_STACKED_UNDER;
+		fs->passthrough = true;
+	}
+#else
+	why = "it needs libfuse 3.17 (built with " UM_FUSE_BUILT_WITH ")";
+#endif
+	if (why && want > 0)
+		fuse_log(FUSE_LOG_ERR, "unionmount: no passthrough: %s\n", why);
+}
+
+/*
+ * The writeback cache cannot be had with the faster transports.  Over
+ * io_uring each CPU's requests are served by one ring thread: the writes
+ * the kernel sends while SEEK_DATA/SEEK_HOLE waits for its dirty pages
+ * (um_op_lseek) would queue behind the waiting request itself.  And the
+ * kernel turns passthrough off on a connection with the writeback cache.
+ */
+static bool transport_excludes_writeback(struct um_fs *fs,
+					 struct fuse_conn_info *conn)
+{
+#ifdef UM_HAVE_IO_URING
+	/* libfuse starts its rings when asked and the kernel offers them */
+	if (fs->cfg->io_uring != 0 &&
+	    cap_offered(conn, FUSE_CAP_OVER_IO_URING))
+		return true;
+#endif
+	return fs->passthrough;
+}
+
 static void um_op_init(void *userdata, struct fuse_conn_info *conn)
 {
 	struct um_fs *fs = userdata;
 
 	fs->notify = notify;
-	if (conn->capable & FUSE_CAP_PARALLEL_DIROPS)
-		conn->want |= FUSE_CAP_PARALLEL_DIROPS;
-	if (conn->capable & FUSE_CAP_POSIX_ACL &&
-	    fs->cfg->default_permissions && !fs->cfg->noacl)
-		conn->want |= FUSE_CAP_POSIX_ACL;
+	passthrough_init(fs, conn);
+#ifdef UM_HAVE_KILLPRIV_V2
+	/*
+	 * We clear set-ID bits and capabilities on write, truncate and
+	 * chown ourselves (write_kill_priv, UM_SET_KILL_SUIDGID, the layer's
+	 * chown), so the kernel no longer asks for security.capability
+	 * before every write.  It takes the daemon's CAP_FSETID to drop,
+	 * and real modes: not with owner/mode overrides.
+	 */
+	if (geteuid() == 0 && !fs->override_xattr)
+		cap_want(conn, FUSE_CAP_HANDLE_KILLPRIV_V2);
+#endif
+	cap_want(conn, FUSE_CAP_PARALLEL_DIROPS);
+	if (fs->cfg->default_permissions && !fs->cfg->noacl)
+		cap_want(conn, FUSE_CAP_POSIX_ACL);
 	if (fs->cfg->max_read)
 		conn->max_read = fs->cfg->max_read;
 	/* Reads reply by splicing from the real file: no copy through us. */
-	if (conn->capable & FUSE_CAP_SPLICE_WRITE)
-		conn->want |= FUSE_CAP_SPLICE_WRITE;
+	cap_want(conn, FUSE_CAP_SPLICE_WRITE);
 	/*
 	 * Writes gather in the kernel's page cache, as on a local file
 	 * system.  SEEK_DATA/SEEK_HOLE then need the kernel to write its
@@ -114,11 +216,10 @@ static void um_op_init(void *userdata, struct fuse_conn_info *conn)
 	 * takes a second thread.
 	 */
 	if (fs->cfg->writeback && fs->cfg->max_threads != 1 &&
-	    (conn->capable & FUSE_CAP_WRITEBACK_CACHE)) {
-		conn->want |= FUSE_CAP_WRITEBACK_CACHE;
+	    !transport_excludes_writeback(fs, conn) &&
+	    cap_want(conn, FUSE_CAP_WRITEBACK_CACHE))
 		fs->writeback = true;
-	}
-	fs->no_opendir = conn->capable & FUSE_CAP_NO_OPENDIR_SUPPORT;
+	fs->no_opendir = cap_offered(conn, FUSE_CAP_NO_OPENDIR_SUPPORT);
 	/*
 	 * Writeback and readahead requests in flight at once.  Each one keeps
 	 * a worker busy with its own receive buffer of up to 1 MiB touched:
@@ -127,7 +228,8 @@ static void um_op_init(void *userdata, struct fuse_conn_info *conn)
 	 */
 	conn->max_background = 4;
 	/* Our locks would only be local ones: let the kernel do them. */
-	conn->want &= ~(FUSE_CAP_POSIX_LOCKS | FUSE_CAP_FLOCK_LOCKS);
+	cap_drop(conn, FUSE_CAP_POSIX_LOCKS);
+	cap_drop(conn, FUSE_CAP_FLOCK_LOCKS);
 }
 
 static void um_op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
@@ -180,6 +282,34 @@ static void um_op_getattr(fuse_req_t req, fuse_ino_t ino,
 		fuse_reply_attr(req, &st, fs->timeout);
 }
 
+/*
+ * truncate(2) to the current size changes mtime and ctime (POSIX, and the
+ * kernel's overlayfs), but under the writeback cache the kernel keeps the
+ * times of a regular file itself and changes them only for a truncate
+ * that changes the size: it would show the old ones until the inode is
+ * evicted.  Invalidating the name drops the kernel's inode once unused
+ * (FUSE evicts unused inodes at once), so the next lookup reads the times
+ * stored.  Sent before the reply: the truncate still holds the inode.
+ */
+static void forget_cached_times(struct um_fs *fs, struct um_inode *inode)
+{
+	struct um_inode *parent;
+	char *name;
+
+	pthread_mutex_lock(&inode->lock);
+	parent = inode->unlinked ? NULL : inode->parent;
+	name = parent ? strdup(inode->name) : NULL;
+	if (name)
+		um_inode_ref(fs, parent);
+	pthread_mutex_unlock(&inode->lock);
+	if (!name)
+		return;
+	fuse_lowlevel_notify_inval_entry(fs->session, um_nodeid(fs, parent),
+					 name, strlen(name));
+	um_inode_unref(fs, parent, 1);
+	free(name);
+}
+
 static void um_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 			  int to_set, struct fuse_file_info *fi)
 {
@@ -193,6 +323,8 @@ static void um_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 		{ FUSE_SET_ATTR_ATIME_NOW, UM_SET_ATIME_NOW },
 		{ FUSE_SET_ATTR_MTIME_NOW, UM_SET_MTIME_NOW },
 		{ FUSE_SET_ATTR_CTIME, UM_SET_CTIME },
+		/* FATTR_KILL_SUIDGID, sent only with KILLPRIV_V2 */
+		{ FUSE_SET_ATTR_KILL_SUID, UM_SET_KILL_SUIDGID },
 	};
 	struct um_fs *fs = FS(req);
 	struct um_inode *inode = um_inode_of(fs, ino);
@@ -204,6 +336,9 @@ static void um_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 			valid |= map[i].um;
 	r = um_attr_set(fs, inode, attr, valid, fi ? file_fd(req, fi) : -1,
 			&st);
+	if (r == 0 && valid == UM_SET_SIZE && fs->writeback &&
+	    S_ISREG(inode->type))
+		forget_cached_times(fs, inode);
 	if (r < 0)
 		fuse_reply_err(req, -r);
 	else
@@ -214,7 +349,7 @@ static void um_op_readlink(fuse_req_t req, fuse_ino_t ino)
 {
 	struct um_fs *fs = FS(req);
 	int fd = um_inode_path(fs, um_inode_of(fs, ino), NULL);
-	char *buf = malloc(4097);
+	char *buf = malloc(PATH_MAX + 1);
 	ssize_t n;
 
 	if (fd < 0 || !buf) {
@@ -224,9 +359,9 @@ static void um_op_readlink(fuse_req_t req, fuse_ino_t ino)
 		free(buf);
 		return;
 	}
-	n = readlinkat(fd, "", buf, 4097);
+	n = readlinkat(fd, "", buf, PATH_MAX + 1);
 	close(fd);
-	if (n < 0 || n > 4096) {
+	if (n < 0 || n > PATH_MAX) {
 		fuse_reply_err(req, n < 0 ? errno : ENAMETOOLONG);
 	} else {
 		buf[n] = '\0';
@@ -288,6 +423,55 @@ static void um_op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
 	create_common(req, newparent, newname, &how);
 }
 
+#ifdef UM_HAVE_PASSTHROUGH
+static int register_backing(void *ctx, int fd)
+{
+	fuse_req_t req = ctx;
+	struct um_fs *fs = FS(req);
+	int id = fuse_passthrough_open(req, fd);
+
+	/* Not allowed at all (no CAP_SYS_ADMIN): stop trying. */
+	if (id <= 0 && errno == EPERM)
+		__atomic_store_n(&fs->passthrough, false, __ATOMIC_RELAXED);
+	return id > 0 ? id : 0;
+}
+#endif
+
+/*
+ * How the kernel does the reads and writes of a file just opened: passed
+ * through to the real file, or through us with its page cache kept (only
+ * we change the layers: what the kernel cached stays true).
+ */
+static void set_io_mode(fuse_req_t req, struct um_file *f,
+			struct fuse_file_info *fi)
+{
+#ifdef UM_HAVE_PASSTHROUGH
+	fi->backing_id = um_file_io_open(FS(req), f, register_backing, req);
+	if (fi->backing_id) {
+		/* The kernel refuses any other open flag with passthrough. */
+		fi->keep_cache = 0;
+		return;
+	}
+#else
+	um_file_io_open(FS(req), f, NULL, NULL);
+#endif
+	fi->keep_cache = 1;
+}
+
+/* Release f and, with its last user, its backing file. */
+static void file_close(fuse_req_t req, struct um_file *f)
+{
+	int id = um_file_io_release(f);
+
+#ifdef UM_HAVE_PASSTHROUGH
+	if (id)
+		fuse_passthrough_close(req, id);
+#else
+	(void)id;
+#endif
+	um_file_release(f);
+}
+
 static void um_op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 			 mode_t mode, struct fuse_file_info *fi)
 {
@@ -317,8 +501,9 @@ static void um_op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 		return;
 	}
 	fi->fh = (uintptr_t)f;
+	set_io_mode(req, f, fi);
 	if (fuse_reply_create(req, &e, fi) != 0) {
-		um_file_release(f);
+		file_close(req, f);
 		um_inode_unref(fs, inode, 1);
 	}
 }
@@ -355,15 +540,21 @@ static void um_op_open(fuse_req_t req, fuse_ino_t ino,
 	struct um_file *f;
 	int r = um_file_open(fs, um_inode_of(fs, ino), fi->flags, &f);
 
+#ifdef UM_HAVE_KILLPRIV_V2
+	if (r == 0 && fi->kill_suidgid && (fi->flags & O_TRUNC)) {
+		r = um_file_kill_priv(f);
+		if (r < 0)
+			um_file_release(f);
+	}
+#endif
 	if (r < 0) {
 		fuse_reply_err(req, -r);
 		return;
 	}
 	fi->fh = (uintptr_t)f;
-	/* Only we change the layers: what the kernel cached stays true. */
-	fi->keep_cache = 1;
+	set_io_mode(req, f, fi);
 	if (fuse_reply_open(req, fi) != 0)
-		um_file_release(f);
+		file_close(req, f);
 }
 
 static void um_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
@@ -377,17 +568,66 @@ static void um_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	fuse_reply_data(req, &buf, 0);
 }
 
+#ifdef UM_HAVE_KILLPRIV_V2
+/*
+ * A write by someone without CAP_FSETID, under KILLPRIV_V2: done without
+ * ours, so the layer's file system clears set-ID bits and capabilities by
+ * its own rules; the kernel is then told the attributes changed.
+ */
+static ssize_t write_kill_priv(fuse_req_t req, fuse_ino_t ino,
+			       struct fuse_bufvec *out, struct fuse_bufvec *in)
+{
+	struct um_fs *fs = FS(req);
+	struct um_fsetid fsetid;
+	ssize_t n = um_fsetid_drop(&fsetid);
+
+	if (n < 0)
+		return n;
+	n = fuse_buf_copy(out, in, 0);
+	um_fsetid_restore(&fsetid);
+	if (n > 0)
+		fs->notify(fs, um_inode_of(fs, ino), false);
+	return n;
+}
+#endif
+
 static void um_op_write_buf(fuse_req_t req, fuse_ino_t ino,
 			    struct fuse_bufvec *in, off_t off,
 			    struct fuse_file_info *fi)
 {
 	struct fuse_bufvec out = FUSE_BUFVEC_INIT(fuse_buf_size(in));
+	bool cached = fi->writepage && FS(req)->writeback;
+	struct timespec mtime;
 	ssize_t n;
+	int r;
 
 	out.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
 	out.buf[0].fd = file_fd(req, fi);
 	out.buf[0].pos = off;
+#ifdef UM_HAVE_KILLPRIV_V2
+	if (fi->kill_suidgid) {
+		n = write_kill_priv(req, ino, &out, in);
+		goto reply;
+	}
+#endif
+	if (cached) {
+		r = um_file_cached_write_begin(FILE_OF(fi), out.buf[0].fd,
+					       &mtime);
+		if (r < 0) {
+			fuse_reply_err(req, -r);
+			return;
+		}
+	}
 	n = fuse_buf_copy(&out, in, 0);
+	if (cached) {
+		r = um_file_cached_write_end(FILE_OF(fi), out.buf[0].fd,
+					     &mtime);
+		if (n >= 0 && r < 0)
+			n = r;
+	}
+#ifdef UM_HAVE_KILLPRIV_V2
+reply:
+#endif
 	if (n < 0)
 		fuse_reply_err(req, -n);
 	else
@@ -397,7 +637,7 @@ static void um_op_write_buf(fuse_req_t req, fuse_ino_t ino,
 static void um_op_release(fuse_req_t req, fuse_ino_t ino,
 			  struct fuse_file_info *fi)
 {
-	um_file_release(FILE_OF(fi));
+	file_close(req, FILE_OF(fi));
 	fuse_reply_err(req, 0);
 }
 

@@ -24,6 +24,9 @@
 
 #include "options.h"
 
+#define UM_STR_(x) #x
+#define UM_STR(x) UM_STR_(x)
+
 int um_errorf(char *err, size_t errlen, const char *fmt, ...)
 {
 	va_list ap;
@@ -49,6 +52,8 @@ void um_config_init(struct um_config *cfg)
 	cfg->writeback = 1;
 	cfg->squash_uid = -1;
 	cfg->squash_gid = -1;
+	cfg->io_uring = -1;
+	cfg->passthrough = -1;
 }
 
 void um_strv_free(char **v)
@@ -68,6 +73,8 @@ void um_config_release(struct um_config *cfg)
 	free(cfg->mountpoint);
 	free(cfg->fsname);
 	free(cfg->fuse_opts);
+	free(cfg->source);
+	free(cfg->noeffect);
 	memset(cfg, 0, sizeof(*cfg));
 }
 
@@ -223,6 +230,7 @@ enum opt_kind {
 	OPT_WORKDIR,
 	OPT_RO,
 	OPT_ALLOW_OTHER,
+	OPT_OWNER_ONLY,
 	OPT_DEFAULT_PERMISSIONS,
 	OPT_NO_DEFAULT_PERMISSIONS,
 	OPT_FSNAME,
@@ -238,11 +246,13 @@ enum opt_kind {
 	OPT_XATTR_PERMS,
 	OPT_METACOPY,
 	OPT_INDEX,
+	OPT_REDIRECT_DIR,
+	OPT_TRANSPORT, /* io_uring, passthrough: 0, 1 or auto */
 	OPT_FLAG,	/* static_nlink, noacl, volatile */
 	OPT_FUSE,     /* handed to fuse_session_new() as it is */
 	OPT_FUSE_NUM, /* the same, the value an unsigned number */
-	OPT_IGNORE,   /* mount(8)/fstab/systemd, or no meaning here */
-	OPT_LATER,    /* fuse-overlayfs: accepted, not implemented yet */
+	OPT_IGNORE,   /* mount(8)/fstab/systemd: not for us, silently */
+	OPT_NOEFFECT, /* fuse-overlayfs/kernel: accepted, said to do nothing */
 };
 
 enum opt_arg {
@@ -251,27 +261,83 @@ enum opt_arg {
 	ARG_ANY,    /* either */
 };
 
+/* The groups of --help, in this order. */
+enum opt_group {
+	GRP_LAYERS,
+	GRP_SPEED,
+	GRP_OWNERS,
+	GRP_MOUNT,
+	GRP_COMPAT,
+	GRP_COUNT,
+};
+
+static const char *const group_title[GRP_COUNT] = {
+	[GRP_LAYERS] = "Layers",
+	[GRP_SPEED] = "Caching and speed",
+	[GRP_OWNERS] = "Ownership mapping, permissions and rootless use",
+	[GRP_MOUNT] = "Mount flags and libfuse",
+	[GRP_COMPAT] = "Compatibility (mount(8), systemd, fuse-overlayfs, "
+		       "kernel overlayfs)",
+};
+
+/*
+ * Every -o option there is: what it does, and how --help shows it.  An
+ * entry with help NULL shares the --help line of the entry before it.
+ * The unit test checks that every name here is in --help and in the man
+ * page, so an option cannot be added without being documented.
+ */
 struct opt_desc {
 	const char *name;
 	enum opt_kind kind;
 	enum opt_arg arg;
+	enum opt_group group;
+	const char *usage; /* the name as --help writes it; NULL: name */
+	const char *help;
 };
 
 static const struct opt_desc opt_table[] = {
-	{"lowerdir", OPT_LOWERDIR, ARG_NEEDED},
-	{"upperdir", OPT_UPPERDIR, ARG_NEEDED},
-	{"workdir", OPT_WORKDIR, ARG_NEEDED},
-	{"ro", OPT_RO, ARG_NONE},
-	{"allow_other", OPT_ALLOW_OTHER, ARG_NONE},
-	{"default_permissions", OPT_DEFAULT_PERMISSIONS, ARG_NONE},
-	{"no_default_permissions", OPT_NO_DEFAULT_PERMISSIONS, ARG_NONE},
-	{"fsname", OPT_FSNAME, ARG_NEEDED},
-	{"whiteout", OPT_WHITEOUT, ARG_NEEDED},
-	{"timeout", OPT_TIMEOUT, ARG_NEEDED},
-	{"debug", OPT_DEBUG, ARG_NONE},
-	{"max_threads", OPT_MAX_THREADS, ARG_NEEDED},
-	{"max_idle_threads", OPT_MAX_IDLE_THREADS, ARG_NEEDED},
+	{"lowerdir", OPT_LOWERDIR, ARG_NEEDED, GRP_LAYERS, "lowerdir=L1:L2...",
+	 "lower layers, topmost first (at most " UM_STR(UM_MAX_LOWERS) ")"},
+	{"upperdir", OPT_UPPERDIR, ARG_NEEDED, GRP_LAYERS, "upperdir=DIR",
+	 "upper layer: every change goes there"},
+	{"workdir", OPT_WORKDIR, ARG_NEEDED, GRP_LAYERS, "workdir=DIR",
+	 "work directory, on the upper's file system"},
+	{"ro", OPT_RO, ARG_NONE, GRP_LAYERS, NULL,
+	 "read-only union: every change fails with EROFS"},
+	{"whiteout", OPT_WHITEOUT, ARG_NEEDED, GRP_LAYERS,
+	 "whiteout=auto|chardev|oci", "whiteout format to write (auto)"},
+	{"metacopy", OPT_METACOPY, ARG_NEEDED, GRP_LAYERS, "metacopy=on|off",
+	 "metadata changes of big lower files copy no data (off)"},
+	{"redirect_dir", OPT_REDIRECT_DIR, ARG_NEEDED, GRP_LAYERS,
+	 "redirect_dir=on|follow|nofollow|off",
+	 "directory renames write redirects; all are followed (on)"},
+	{"index", OPT_INDEX, ARG_NEEDED, GRP_LAYERS, "index=on|off",
+	 "hard links of a lower file stay one file across copy-up (on)"},
 
+	{"timeout", OPT_TIMEOUT, ARG_NEEDED, GRP_SPEED, "timeout=SECONDS",
+	 "kernel cache time of names and attributes (86400)"},
+	{"writeback", OPT_WRITEBACK, ARG_ANY, GRP_SPEED, "writeback=0|1",
+	 "kernel writeback cache for writes (1)"},
+	{"io_uring", OPT_TRANSPORT, ARG_ANY, GRP_SPEED, "io_uring=0|1|auto",
+	 "FUSE over io_uring where the kernel offers it (auto)"},
+	{"passthrough", OPT_TRANSPORT, ARG_ANY, GRP_SPEED,
+	 "passthrough=0|1|auto",
+	 "reads and writes straight to the layer's file (auto: as root)"},
+	{"fsync", OPT_FSYNC, ARG_ANY, GRP_SPEED, "fsync=0|1",
+	 "flush copy-ups to disk before they appear (1)"},
+	{"volatile", OPT_FLAG, ARG_NONE, GRP_SPEED, NULL,
+	 "the same as fsync=0"},
+	{"max_threads", OPT_MAX_THREADS, ARG_NEEDED, GRP_SPEED, "max_threads=N",
+	 "most threads serving requests (64)"},
+	{"max_idle_threads", OPT_MAX_IDLE_THREADS, ARG_NEEDED, GRP_SPEED,
+	 "max_idle_threads=N", "most idle threads kept"},
+	{"max_read", OPT_FUSE_NUM, ARG_NEEDED, GRP_SPEED, "max_read=N",
+	 "largest read request in bytes (libfuse)"},
+
+	{"allow_other", OPT_ALLOW_OTHER, ARG_NONE, GRP_OWNERS, NULL,
+	 "every user may enter (default when run as root)"},
+	{"owner_only", OPT_OWNER_ONLY, ARG_NONE, GRP_OWNERS, NULL,
+	 "only the user who mounted may enter"},
 	/*
 	 * What fuse_session_new() of libfuse 3.14 understands, apart from
 	 * what main.c sets itself (fsname, subtype, default_permissions,
@@ -279,86 +345,128 @@ static const struct opt_desc opt_table[] = {
 	 * ignored: dropping an asked-for nosuid or nodev would be a
 	 * security surprise.
 	 */
-	{"allow_root", OPT_FUSE, ARG_NONE},
-	{"auto_unmount", OPT_FUSE, ARG_NONE},
-	{"max_read", OPT_FUSE_NUM, ARG_NEEDED},
-	{"dev", OPT_FUSE, ARG_NONE},
-	{"nodev", OPT_FUSE, ARG_NONE},
-	{"suid", OPT_FUSE, ARG_NONE},
-	{"nosuid", OPT_FUSE, ARG_NONE},
-	{"exec", OPT_FUSE, ARG_NONE},
-	{"noexec", OPT_FUSE, ARG_NONE},
-	{"atime", OPT_FUSE, ARG_NONE},
-	{"noatime", OPT_FUSE, ARG_NONE},
-	{"sync", OPT_FUSE, ARG_NONE},
-	{"async", OPT_FUSE, ARG_NONE},
-	{"dirsync", OPT_FUSE, ARG_NONE},
+	{"allow_root", OPT_FUSE, ARG_NONE, GRP_OWNERS, NULL,
+	 "only the user who mounted and root may enter"},
+	{"default_permissions", OPT_DEFAULT_PERMISSIONS, ARG_NONE, GRP_OWNERS,
+	 NULL, "the kernel checks modes, owners and ACLs (default)"},
+	{"no_default_permissions", OPT_NO_DEFAULT_PERMISSIONS, ARG_NONE,
+	 GRP_OWNERS, NULL, "no permission checks by the kernel"},
+	{"uidmapping", OPT_IDMAP, ARG_NEEDED, GRP_OWNERS,
+	 "uidmapping=C:H:N[:...]",
+	 "show stored uids H.. as C.. (fuse-overlayfs)"},
+	{"gidmapping", OPT_IDMAP, ARG_NEEDED, GRP_OWNERS,
+	 "gidmapping=C:H:N[:...]", "the same for group ids"},
+	{"squash_to_root", OPT_SQUASH, ARG_NONE, GRP_OWNERS, NULL,
+	 "show every object as owned by root"},
+	{"squash_to_uid", OPT_SQUASH, ARG_NEEDED, GRP_OWNERS,
+	 "squash_to_uid=ID", "show every object as owned by user ID"},
+	{"squash_to_gid", OPT_SQUASH, ARG_NEEDED, GRP_OWNERS,
+	 "squash_to_gid=ID", "show every object as owned by group ID"},
+	{"xattr_permissions", OPT_XATTR_PERMS, ARG_NEEDED, GRP_OWNERS,
+	 "xattr_permissions=0|1|2",
+	 "keep owners and modes in fuse-overlayfs' xattr (0)"},
+
+	{"fsname", OPT_FSNAME, ARG_NEEDED, GRP_MOUNT, "fsname=NAME",
+	 "source shown in /proc/mounts (default: the first argument)"},
+	{"debug", OPT_DEBUG, ARG_NONE, GRP_MOUNT, NULL,
+	 "log every request, stay in the foreground (-d)"},
+	{"auto_unmount", OPT_FUSE, ARG_NONE, GRP_MOUNT, NULL,
+	 "unmount when the daemon dies"},
+	{"dev", OPT_FUSE, ARG_NONE, GRP_MOUNT, NULL,
+	 "mount flags, passed to the kernel"},
+	{"nodev", OPT_FUSE, ARG_NONE, GRP_MOUNT, NULL, NULL},
+	{"suid", OPT_FUSE, ARG_NONE, GRP_MOUNT, NULL, NULL},
+	{"nosuid", OPT_FUSE, ARG_NONE, GRP_MOUNT, NULL, NULL},
+	{"exec", OPT_FUSE, ARG_NONE, GRP_MOUNT, NULL, NULL},
+	{"noexec", OPT_FUSE, ARG_NONE, GRP_MOUNT, NULL, NULL},
+	{"atime", OPT_FUSE, ARG_NONE, GRP_MOUNT, NULL,
+	 "more mount flags, passed to the kernel"},
+	{"noatime", OPT_FUSE, ARG_NONE, GRP_MOUNT, NULL, NULL},
+	{"sync", OPT_FUSE, ARG_NONE, GRP_MOUNT, NULL, NULL},
+	{"async", OPT_FUSE, ARG_NONE, GRP_MOUNT, NULL, NULL},
+	{"dirsync", OPT_FUSE, ARG_NONE, GRP_MOUNT, NULL, NULL},
+
+	/* fuse-overlayfs options with an effect here. */
+	{"static_nlink", OPT_FLAG, ARG_NONE, GRP_COMPAT, NULL,
+	 "directories show st_nlink 1 (fuse-overlayfs)"},
+	{"noacl", OPT_FLAG, ARG_NONE, GRP_COMPAT, NULL,
+	 "no POSIX ACLs (fuse-overlayfs)"},
 
 	/*
 	 * mount(8), fstab and systemd options that reach a mount helper,
 	 * and atime variants libfuse does not take.  "rw" is the default
 	 * and is ignored, so "ro,rw" stays read-only.  clone_fd is
-	 * always on (main.c).  subtype= is always "unionmount".
+	 * always on (main.c).  subtype= is always "unionmount".  x-* is
+	 * matched by its prefix in apply_option().
 	 */
-	{"rw", OPT_IGNORE, ARG_NONE},
-	{"defaults", OPT_IGNORE, ARG_NONE},
-	{"nofail", OPT_IGNORE, ARG_NONE},
-	{"_netdev", OPT_IGNORE, ARG_NONE},
-	{"auto", OPT_IGNORE, ARG_NONE},
-	{"noauto", OPT_IGNORE, ARG_NONE},
-	{"user", OPT_IGNORE, ARG_ANY},
-	{"users", OPT_IGNORE, ARG_NONE},
-	{"nouser", OPT_IGNORE, ARG_NONE},
-	{"owner", OPT_IGNORE, ARG_NONE},
-	{"group", OPT_IGNORE, ARG_NONE},
-	{"comment", OPT_IGNORE, ARG_ANY},
-	{"relatime", OPT_IGNORE, ARG_NONE},
-	{"norelatime", OPT_IGNORE, ARG_NONE},
-	{"strictatime", OPT_IGNORE, ARG_NONE},
-	{"nostrictatime", OPT_IGNORE, ARG_NONE},
-	{"diratime", OPT_IGNORE, ARG_NONE},
-	{"nodiratime", OPT_IGNORE, ARG_NONE},
-	{"lazytime", OPT_IGNORE, ARG_NONE},
-	{"nolazytime", OPT_IGNORE, ARG_NONE},
-	{"loop", OPT_IGNORE, ARG_ANY},
-	{"clone_fd", OPT_IGNORE, ARG_NONE},
-	{"subtype", OPT_IGNORE, ARG_ANY},
+	{"rw", OPT_IGNORE, ARG_NONE, GRP_COMPAT, NULL,
+	 "mount(8) and systemd options: ignored"},
+	{"defaults", OPT_IGNORE, ARG_NONE, GRP_COMPAT, NULL, NULL},
+	{"auto", OPT_IGNORE, ARG_NONE, GRP_COMPAT, NULL, NULL},
+	{"noauto", OPT_IGNORE, ARG_NONE, GRP_COMPAT, NULL, NULL},
+	{"nofail", OPT_IGNORE, ARG_NONE, GRP_COMPAT, NULL, NULL},
+	{"_netdev", OPT_IGNORE, ARG_NONE, GRP_COMPAT, NULL, NULL},
+	{"user", OPT_IGNORE, ARG_ANY, GRP_COMPAT, NULL,
+	 "more mount(8) options: ignored"},
+	{"users", OPT_IGNORE, ARG_NONE, GRP_COMPAT, NULL, NULL},
+	{"nouser", OPT_IGNORE, ARG_NONE, GRP_COMPAT, NULL, NULL},
+	{"owner", OPT_IGNORE, ARG_NONE, GRP_COMPAT, NULL, NULL},
+	{"group", OPT_IGNORE, ARG_NONE, GRP_COMPAT, NULL, NULL},
+	{"comment", OPT_IGNORE, ARG_ANY, GRP_COMPAT, "comment=", NULL},
+	{"x-*", OPT_IGNORE, ARG_ANY, GRP_COMPAT, "x-*", NULL},
+	{"loop", OPT_IGNORE, ARG_ANY, GRP_COMPAT, NULL, NULL},
+	{"relatime", OPT_IGNORE, ARG_NONE, GRP_COMPAT, NULL,
+	 "atime variants FUSE lacks: ignored"},
+	{"norelatime", OPT_IGNORE, ARG_NONE, GRP_COMPAT, NULL, NULL},
+	{"strictatime", OPT_IGNORE, ARG_NONE, GRP_COMPAT, NULL, NULL},
+	{"nostrictatime", OPT_IGNORE, ARG_NONE, GRP_COMPAT, NULL, NULL},
+	{"diratime", OPT_IGNORE, ARG_NONE, GRP_COMPAT, NULL,
+	 "more atime variants: ignored"},
+	{"nodiratime", OPT_IGNORE, ARG_NONE, GRP_COMPAT, NULL, NULL},
+	{"lazytime", OPT_IGNORE, ARG_NONE, GRP_COMPAT, NULL, NULL},
+	{"nolazytime", OPT_IGNORE, ARG_NONE, GRP_COMPAT, NULL, NULL},
+	{"clone_fd", OPT_IGNORE, ARG_NONE, GRP_COMPAT, NULL,
+	 "libfuse options that are always so here: ignored"},
+	{"subtype", OPT_IGNORE, ARG_ANY, GRP_COMPAT, "subtype=", NULL},
+	{"nonempty", OPT_IGNORE, ARG_NONE, GRP_COMPAT, NULL, NULL},
 
 	/*
-	 * fuse-overlayfs options that container engines pass.  Accepted
-	 * without a word so their command lines work; not implemented yet.
+	 * fuse-overlayfs and kernel overlayfs options that container
+	 * engines pass: accepted so their command lines work, without an
+	 * effect, which main.c says once on stderr.
 	 */
-	{"uidmapping", OPT_IDMAP, ARG_NEEDED},
-	{"gidmapping", OPT_IDMAP, ARG_NEEDED},
-	{"squash_to_root", OPT_SQUASH, ARG_NONE},
-	{"squash_to_uid", OPT_SQUASH, ARG_NEEDED},
-	{"squash_to_gid", OPT_SQUASH, ARG_NEEDED},
-	{"xattr_permissions", OPT_XATTR_PERMS, ARG_NEEDED},
-	{"static_nlink", OPT_FLAG, ARG_NONE},
-	{"noacl", OPT_FLAG, ARG_NONE},
-	{"fsync", OPT_FSYNC, ARG_ANY},
-	{"volatile", OPT_FLAG, ARG_NONE},
-	{"threaded", OPT_LATER, ARG_ANY},
-	{"writeback", OPT_WRITEBACK, ARG_ANY},
-	{"noxattrs", OPT_LATER, ARG_ANY},
-	{"context", OPT_LATER, ARG_ANY},
-	{"fscontext", OPT_LATER, ARG_ANY},
-	{"defcontext", OPT_LATER, ARG_ANY},
-	{"rootcontext", OPT_LATER, ARG_ANY},
-	{"index", OPT_INDEX, ARG_NEEDED},
-	{"redirect_dir", OPT_LATER, ARG_ANY},
-	{"metacopy", OPT_METACOPY, ARG_NEEDED},
-	{"xino", OPT_LATER, ARG_ANY},
-	{"userxattr", OPT_LATER, ARG_ANY},
-	{"nfs_export", OPT_LATER, ARG_ANY},
+	{"threaded", OPT_NOEFFECT, ARG_ANY, GRP_COMPAT, "threaded=N",
+	 "fuse-overlayfs tuning: no effect"},
+	{"fast_ino", OPT_NOEFFECT, ARG_ANY, GRP_COMPAT, "fast_ino=N", NULL},
+	{"noxattrs", OPT_NOEFFECT, ARG_ANY, GRP_COMPAT, "noxattrs=N", NULL},
+	{"context", OPT_NOEFFECT, ARG_ANY, GRP_COMPAT,
+	 "context=", "SELinux labels: no effect"},
+	{"fscontext", OPT_NOEFFECT, ARG_ANY, GRP_COMPAT, "fscontext=", NULL},
+	{"defcontext", OPT_NOEFFECT, ARG_ANY, GRP_COMPAT, "defcontext=", NULL},
+	{"rootcontext", OPT_NOEFFECT, ARG_ANY, GRP_COMPAT, "rootcontext=",
+	 NULL},
+	{"xino", OPT_NOEFFECT, ARG_ANY, GRP_COMPAT, "xino=",
+	 "kernel overlayfs options: no effect"},
+	{"userxattr", OPT_NOEFFECT, ARG_ANY, GRP_COMPAT, NULL, NULL},
+	{"nfs_export", OPT_NOEFFECT, ARG_ANY, GRP_COMPAT, "nfs_export=", NULL},
 };
+
+#define OPT_COUNT (sizeof(opt_table) / sizeof(opt_table[0]))
 
 static const struct opt_desc *opt_find(const char *name)
 {
-	for (size_t i = 0; i < sizeof(opt_table) / sizeof(opt_table[0]); i++)
+	/* x-systemd.requires=..., x-gvfs-show, ...: for other programs. */
+	if (!strncmp(name, "x-", 2))
+		name = "x-*";
+	for (size_t i = 0; i < OPT_COUNT; i++)
 		if (!strcmp(opt_table[i].name, name))
 			return &opt_table[i];
 	return NULL;
+}
+
+const char *um_option_name(size_t i)
+{
+	return i < OPT_COUNT ? opt_table[i].name : NULL;
 }
 
 /* Append name[=value] to *opts, escaping ',' and '\' for fuse_opt_parse. */
@@ -441,13 +549,28 @@ static int set_path(char **field, const char *name, const char *value,
 	return 0;
 }
 
-static void warn_unknown(const char *name)
+/* Add name to the comma separated *list unless it is there already. */
+static int list_add_once(char **list, const char *name)
 {
-	fputs("unionmount: warning: ignoring unknown option '", stderr);
-	for (const char *p = name; *p; p++)
-		fputc((unsigned char)*p < 0x20 || *p == 0x7f ? '?' : *p,
-		      stderr);
-	fputs("'\n", stderr);
+	size_t len = strlen(name);
+	size_t old = *list ? strlen(*list) : 0;
+	char *p;
+
+	for (const char *q = *list; q && *q;) {
+		const char *end = strchrnul(q, ',');
+
+		if ((size_t)(end - q) == len && !strncmp(q, name, len))
+			return 0;
+		q = *end ? end + 1 : end;
+	}
+	p = realloc(*list, old + 1 + len + 1);
+	if (!p)
+		return -1;
+	if (old)
+		p[old++] = ',';
+	memcpy(p + old, name, len + 1);
+	*list = p;
+	return 0;
 }
 
 /* Apply one option "name" or "name=value" (value NULL without '='). */
@@ -459,14 +582,10 @@ static int apply_option(struct um_config *cfg, const char *name,
 	char *s;
 	int rc;
 
-	/* x-systemd.requires=..., x-gvfs-show, ...: for other programs. */
-	if (!strncmp(name, "x-", 2))
-		return 0;
 	d = opt_find(name);
-	if (!d) {
-		warn_unknown(name);
-		return 0;
-	}
+	if (!d)
+		return um_errorf(err, errlen,
+				 "unknown option '%s' (see --help)", name);
 	if (d->arg == ARG_NONE && value)
 		return um_errorf(err, errlen, "option '%s' takes no value",
 				 name);
@@ -501,6 +620,9 @@ static int apply_option(struct um_config *cfg, const char *name,
 		return 0;
 	case OPT_ALLOW_OTHER:
 		cfg->allow_other = true;
+		return 0;
+	case OPT_OWNER_ONLY:
+		cfg->owner_only = true;
 		return 0;
 	case OPT_DEFAULT_PERMISSIONS:
 		cfg->default_permissions = true;
@@ -571,11 +693,11 @@ static int apply_option(struct um_config *cfg, const char *name,
 			cfg->no_fsync = true;	/* volatile: no syncs at all */
 		return 0;
 	case OPT_XATTR_PERMS:
-		if (!parse_uint(value, &num) || num > 2)
+		if (!parse_uint(value, &num) || num > UM_XATTR_PERMS_CONTAINERS)
 			return um_errorf(err, errlen,
 					 "bad value for xattr_permissions=: '%s' (0, 1 or 2)",
 					 value);
-		cfg->xattr_permissions = num;
+		cfg->xattr_permissions = (enum um_xattr_perms)num;
 		return 0;
 	case OPT_IDMAP:
 		if (um_idmap_parse(name[0] == 'u' ? &cfg->uidmap : &cfg->gidmap,
@@ -626,8 +748,45 @@ static int apply_option(struct um_config *cfg, const char *name,
 					 value);
 		cfg->no_index = !strcmp(value, "off");
 		return 0;
+	case OPT_REDIRECT_DIR: {
+		/* the kernel's values, in the order of enum um_redirect_mode */
+		static const char *const modes[] = { "on", "follow",
+						     "nofollow", "off" };
+
+		for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++)
+			if (!strcmp(value, modes[i])) {
+				cfg->redirect_dir = (enum um_redirect_mode)i;
+				return 0;
+			}
+		return um_errorf(err, errlen,
+				 "bad value for redirect_dir=: '%s' (on, follow, nofollow or off)",
+				 value);
+	}
+	case OPT_TRANSPORT: {
+		/* "name" alone asks for it; "auto" is the default */
+		int on;
+
+		if (!value || !strcmp(value, "1"))
+			on = 1;
+		else if (!strcmp(value, "0"))
+			on = 0;
+		else if (!strcmp(value, "auto"))
+			on = -1;
+		else
+			return um_errorf(err, errlen,
+					 "bad value for %s=: '%s' (0, 1 or auto)",
+					 name, value);
+		if (!strcmp(name, "io_uring"))
+			cfg->io_uring = on;
+		else
+			cfg->passthrough = on;
+		return 0;
+	}
+	case OPT_NOEFFECT:
+		if (list_add_once(&cfg->noeffect, name) < 0)
+			return um_errorf(err, errlen, "out of memory");
+		return 0;
 	case OPT_IGNORE:
-	case OPT_LATER:
 		return 0;
 	}
 	return 0;
@@ -779,6 +938,17 @@ static int positionals(struct um_config *cfg, char **pos, size_t npos,
 	}
 	if (!cfg->lowers)
 		return um_errorf(err, errlen, "no lower directory given");
+	/*
+	 * What /proc/mounts shows as the source: the first argument as it
+	 * was given, which is the first field of an fstab line when
+	 * mount.fuse3 runs us.  mount -a compares the two to tell that the
+	 * line is mounted already.
+	 */
+	if (npos >= 2) {
+		cfg->source = strdup(pos[0]);
+		if (!cfg->source)
+			return um_errorf(err, errlen, "out of memory");
+	}
 
 	mnt = pos[npos - 1];
 	if (!*mnt)
@@ -891,6 +1061,12 @@ int um_cmdline_parse(struct um_config *cfg, int argc, char **argv, char *err,
 			  "allow_other and allow_root exclude each other");
 		goto out_free;
 	}
+	if (cfg->owner_only &&
+	    (cfg->allow_other || fuse_opts_has(cfg->fuse_opts, "allow_root"))) {
+		um_errorf(err, errlen, "owner_only excludes %s",
+			  cfg->allow_other ? "allow_other" : "allow_root");
+		goto out_free;
+	}
 	ret = 0;
 out_free:
 	free(pos);
@@ -898,52 +1074,53 @@ out_free:
 	return ret;
 }
 
-void um_usage(const char *prog)
+/* One --help line: the names of d and of the entries that share its line. */
+static void usage_line(FILE *out, const struct opt_desc *d,
+		       const struct opt_desc *end)
 {
-	printf("Usage: %s [OPTIONS] LOWER1[:LOWER2...] UPPER MOUNTPOINT\n"
-	       "       %s [OPTIONS] LOWERS MOUNTPOINT\n"
-	       "       %s [OPTIONS] -o "
-	       "lowerdir=LOWERS[,upperdir=UPPER[,workdir=WORK]] MOUNTPOINT\n"
-	       "\n"
-	       "Mount a union of directories through FUSE, with the semantics "
-	       "of\n"
-	       "kernel overlayfs.  LOWER1 is the topmost lower layer; without "
-	       "an upper\n"
-	       "layer the union is read-only.  The default workdir is\n"
-	       "\".BASENAME.unionmount-work\" beside UPPER.\n"
-	       "\n"
-	       "Options:\n"
-	       "  -f                  stay in the foreground\n"
-	       "  -d                  log every FUSE request (implies -f)\n"
-	       "  -h, --help          print this help and exit\n"
-	       "  -V, --version       print the version and exit\n"
-	       "  -o OPT[,OPT...]     mount options:\n"
-	       "    lowerdir=L1:L2...   lower layers, topmost first (at most "
-	       "%d)\n"
-	       "    upperdir=DIR        upper layer, where changes go\n"
-	       "    workdir=DIR         work directory, on the upper's file "
-	       "system\n"
-	       "    ro                  read-only: changes fail with EROFS\n"
-	       "    allow_other         let other users access the mount\n"
-	       "    default_permissions kernel permission checks (default on;\n"
-	       "                        no_default_permissions turns them "
-	       "off)\n"
-	       "    fsname=NAME         source shown in /proc/mounts\n"
-	       "    whiteout=MODE       auto, chardev or oci: whiteout format "
-	       "to write\n"
-	       "    timeout=SECONDS     kernel cache time of names and "
-	       "attributes (86400)\n"
-	       "    max_threads=N, max_idle_threads=N  worker threads\n"
-	       "    allow_root, auto_unmount, max_read=N, nosuid, nodev, "
-	       "noexec, ...\n"
-	       "                        passed on to libfuse\n"
-	       "\n"
-	       "In layer lists and -o values write '\\:' for ':', '\\,' for "
-	       "',' and\n"
-	       "'\\\\' for '\\'; a double-quoted -o value is not split at "
-	       "commas.\n"
-	       "mount(8) and systemd options (defaults, nofail, _netdev, x-*, "
-	       "...) are\n"
-	       "ignored.  Unmount with: fusermount3 -u MOUNTPOINT\n",
-	       prog, prog, prog, UM_MAX_LOWERS);
+	int col = fprintf(out, "  %s", d->usage ? d->usage : d->name);
+
+	for (const struct opt_desc *e = d + 1; e < end && !e->help; e++)
+		col += fprintf(out, ", %s", e->usage ? e->usage : e->name);
+	fprintf(out, "%*s%s\n", col <= 26 ? 28 - col : 2, "", d->help);
+}
+
+void um_usage(FILE *out, const char *prog)
+{
+	const struct opt_desc *end = opt_table + OPT_COUNT;
+
+	fprintf(out,
+		"Usage: %s [OPTIONS] LOWER1[:LOWER2...] UPPER MOUNTPOINT\n"
+		"       %s [OPTIONS] LOWERS MOUNTPOINT\n"
+		"       %s [OPTIONS] -o "
+		"lowerdir=LOWERS[,upperdir=UPPER[,workdir=WORK]] MOUNTPOINT\n"
+		"\n"
+		"Mount a union of directories through FUSE, with the semantics "
+		"of kernel\n"
+		"overlayfs.  LOWER1 is the topmost lower layer; without an "
+		"upper layer the\n"
+		"union is read-only.  The default workdir is "
+		"\".BASENAME.unionmount-work\"\n"
+		"beside UPPER.  Details: man unionmount.\n"
+		"\n"
+		"  -f                        stay in the foreground\n"
+		"  -d                        log every FUSE request (implies "
+		"-f)\n"
+		"  -h, --help                print this help and exit\n"
+		"  -V, --version             print the version and exit\n"
+		"  -o OPT[,OPT...]           mount options:\n",
+		prog, prog, prog);
+	for (int g = 0; g < GRP_COUNT; g++) {
+		fprintf(out, "\n%s:\n", group_title[g]);
+		for (const struct opt_desc *d = opt_table; d < end; d++)
+			if (d->group == (enum opt_group)g && d->help)
+				usage_line(out, d, end);
+	}
+	fprintf(out,
+		"\n"
+		"In layer lists and -o values write '\\:' for ':', '\\,' for "
+		"',' and '\\\\'\n"
+		"for '\\'; a double-quoted -o value is not split at commas.  "
+		"Any other\n"
+		"option is refused.  Unmount with: fusermount3 -u MOUNTPOINT\n");
 }

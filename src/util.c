@@ -291,6 +291,50 @@ int um_removexattr_at(int dirfd, const char *name, const char *xname)
 				   xname);
 }
 
+static unsigned fault_mask;
+
+static const char *const fault_names[UM_FAULT_COUNT] = {
+	[UM_FAULT_OPAQUE] = "opaque",
+	[UM_FAULT_OCI_REMOVE] = "oci_remove",
+	[UM_FAULT_RENAME_WHITEOUT] = "rename_whiteout",
+	[UM_FAULT_LATE_WHITEOUT] = "late_whiteout",
+	[UM_FAULT_UNDO] = "undo",
+	[UM_FAULT_NAME] = "name",
+};
+
+int um_fault_init(char *err, size_t errlen)
+{
+	const char *env = getenv("UM_TEST_FAULT");
+	_cleanup_free_ char *copy = env ? strdup(env) : NULL;
+	char *save = NULL;
+
+	fault_mask = 0;
+	if (!env)
+		return 0;
+	if (!copy) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	for (char *n = strtok_r(copy, ",", &save); n;
+	     n = strtok_r(NULL, ",", &save)) {
+		int f = 0;
+		while (f < UM_FAULT_COUNT && strcmp(n, fault_names[f]))
+			f++;
+		if (f == UM_FAULT_COUNT) {
+			snprintf(err, errlen,
+				 "UM_TEST_FAULT: unknown step '%s'", n);
+			return -1;
+		}
+		fault_mask |= 1u << f;
+	}
+	return 0;
+}
+
+bool um_fault(enum um_fault f)
+{
+	return __builtin_expect(fault_mask != 0, 0) && (fault_mask & (1u << f));
+}
+
 static int rmtree_contents(int dfd)
 {
 	DIR *d = fdopendir(dfd);
@@ -331,9 +375,9 @@ int um_rmtree_at(int dirfd, const char *name)
 	return unlinkat(dirfd, name, AT_REMOVEDIR) < 0 ? -errno : 0;
 }
 
-void um_tmpname(struct um_fs *fs, char buf[64])
+void um_tmpname(struct um_fs *fs, char buf[UM_TMPNAME_MAX])
 {
 	unsigned long n = atomic_fetch_add(&fs->tmpseq, 1);
 
-	snprintf(buf, 64, "#um-%d-%lu", (int)getpid(), n);
+	snprintf(buf, UM_TMPNAME_MAX, "#um-%d-%lu", (int)getpid(), n);
 }

@@ -40,9 +40,12 @@ bool um_has_oci_whiteout(int dirfd, const char *name)
 	return wh && fstatat(dirfd, wh, &st, AT_SYMLINK_NOFOLLOW) == 0;
 }
 
+/* Room for the xattr names of a directory that has a few (most have none). */
+#define XATTR_LIST_PROBE 1024
+
 enum um_opaque um_dir_opaque(const struct um_path *p)
 {
-	char v[2], names[1024];
+	char v[2], names[XATTR_LIST_PROBE];
 	struct stat st;
 	ssize_t len;
 
@@ -67,7 +70,7 @@ enum um_opaque um_dir_opaque(const struct um_path *p)
 
 int um_whiteout_create(struct um_fs *fs, int udfd, const char *name)
 {
-	char tmp[64];
+	char tmp[UM_TMPNAME_MAX];
 	int r;
 
 	if (fs->whiteout != UM_WHITEOUT_OCI && fs->can_mknod) {
@@ -117,6 +120,8 @@ int um_oci_whiteout_remove(int udfd, const char *name)
 
 	if (!wh)
 		return -ENOMEM;
+	if (um_fault(UM_FAULT_OCI_REMOVE))
+		return -EIO;
 	if (unlinkat(udfd, wh, 0) < 0)
 		return errno == ENOENT ? 0 : -errno;
 	return 1;
@@ -126,8 +131,12 @@ int um_set_opaque(struct um_fs *fs, int dirfd, const char *name)
 {
 	/* In the upper, or in the work directory on its file system. */
 	struct um_path p = UM_PATH(0, dirfd, name);
-	int r = um_path_setxattr(
-		&p, um_marker_name(UM_MARK_OPAQUE, fs->xattr_ns), "y", 1, 0);
+	int r;
+
+	if (um_fault(UM_FAULT_OPAQUE))
+		return -EIO;
+	r = um_path_setxattr(&p, um_marker_name(UM_MARK_OPAQUE, fs->xattr_ns),
+			     "y", 1, 0);
 
 	if (r == 0 && fs->whiteout != UM_WHITEOUT_OCI)
 		return 0;

@@ -2,8 +2,8 @@
 /*
  * libFuzzer target for the option parsers (src/options.c): the input, as a
  * NUL-terminated string, goes through um_options_parse() and
- * um_layers_split().  Unknown options print warnings; run with
- * -close_fd_mask=2 to keep them off the terminal.
+ * um_layers_split().  The parser prints nothing: unknown options are
+ * errors, and the options without effect are collected in cfg.noeffect.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -35,6 +35,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	if (cfg.nlowers > UM_MAX_LOWERS || (cfg.lowers && !cfg.nlowers) ||
 	    (cfg.lowers && cfg.lowers[cfg.nlowers]))
+		abort();
+	/* Names from the table only, each once, never an empty one. */
+	if (cfg.noeffect && (!*cfg.noeffect || strstr(cfg.noeffect, ",,") ||
+			     cfg.noeffect[strlen(cfg.noeffect) - 1] == ','))
 		abort();
 	um_config_release(&cfg);
 

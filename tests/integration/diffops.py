@@ -773,3 +773,37 @@ class OpGenerator:
 
     def _gen_listdir(self):
         return (self._any("dir", 0.9) if self.rng.random() < 0.9 else "",)
+
+
+# ---------------------------------------------------------------- times
+# (issue 10 item 4) Wall-clock times differ between the two sides, so
+# what is compared is which directories an operation changed, and that a
+# remount changes no time on either side.
+
+
+def mtimes(root, dirs_only=False):
+    """path -> st_mtime_ns of every directory (and, unless dirs_only, every
+    other entry) under root, without following links; '' is the root."""
+    out = {}
+    for dirpath, dirs, files in os.walk(root):
+        rel = os.path.relpath(dirpath, root)
+        rel = "" if rel == "." else rel
+        try:
+            out[rel] = os.lstat(dirpath).st_mtime_ns
+        except OSError:
+            continue
+        if dirs_only:
+            continue
+        for name in files:
+            path = os.path.join(dirpath, name)
+            try:
+                out[posixpath.join(rel, name) if rel else name] = \
+                    os.lstat(path).st_mtime_ns
+            except OSError:
+                pass
+    return out
+
+
+def mtime_changes(before, after):
+    """Paths present before and after whose mtime changed, sorted."""
+    return sorted(p for p in before if p in after and before[p] != after[p])

@@ -1,16 +1,32 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
-"""Helpers for the robustness tests (test_robust.py): mounting with an
-explicit work directory, a daemon we can SIGKILL, running a function as
-another uid, walking the merged view and reading the daemon's RSS."""
+"""Helpers for the robustness tests (test_crash.py, test_concurrency.py,
+test_stress.py, test_limits.py, test_hostile.py, test_permissions.py):
+mounting with an explicit work directory, a daemon we can SIGKILL,
+running a function as another uid, walking the merged view and reading
+the daemon's RSS."""
 
 import hashlib
 import os
 import pickle
 import stat
+import sys
 import time
 
-from umtest import (KERNEL, Fail, esc, join, mounted, read, run_logged,
-                    sanitizer_report, snapshot, _daemon_pids)
+from umtest import (FOREGROUND, KERNEL, Fail, esc, join, mounted, read,
+                    run_logged, sanitizer_report, snapshot, _daemon_pids)
+
+KiB = 1 << 10
+MiB = 1 << 20
+SEED = int(os.environ.get('UM_TEST_SEED') or 4)
+SLOW = 3 if FOREGROUND else 1       # the sanitizer build is slower
+
+UA, GA = 4001, 4001                 # "user A"
+UB, GB = 4002, 4002                 # "user B"
+
+
+def info(msg):
+    print('# ' + msg)
+    sys.stdout.flush()
 
 WORK_SUBDIR = 'unionmount'      # what unionmount keeps under workdir=
 MARKER_PREFIXES = ('#um-', '.wh.')

@@ -271,15 +271,59 @@ def escaped_colon_and_comma_in_paths():
 
 
 @case(**UM)
-def unknown_option_warns_once_and_mounts():
+def unknown_option_refused():
+    """A misspelt option must not mount something else than asked: with
+    uppredir= the union would be read-only and changes go nowhere."""
     with Union(lowers=1) as u:
         mkfile(u.l(1, 'a'), b'A')
-        err = u.mount(opts=['bogus_xyzzy_option'])
+        for opt in ('uppredir=' + u.u(), 'bogus_xyzzy_option', 'RO',
+                    'kernel_cache'):
+            name = opt.split('=')[0]
+            _refused(u, ['-o', opt, u.l(1), u.m()], [name.lower()])
+            _refused(u, [u.l(1), u.u(), u.m(), '-o', 'nofail,' + opt],
+                     [name.lower()])
+        check(not os.path.exists(join(u.root, '.upper.unionmount-work')),
+              'expected no work directory made for a refused command line')
+        eq(listing(u.u()), [], 'upper listing')
+
+
+@case(**UM)
+def compat_options_without_effect_said_once():
+    """Options of fuse-overlayfs and the kernel that do nothing here are
+    accepted, and one line on stderr names each of them once."""
+    with Union(lowers=1) as u:
+        mkfile(u.l(1, 'a'), b'A')
+        err = u.mount(opts=['threaded=1', 'context="system_u:object_r:'
+                            'container_file_t:s0:c1,c2"', 'xino=off',
+                            'threaded=0', 'nofail'])
         lines = [ln for ln in err.splitlines() if ln.strip()]
-        eq(len(lines), 1, 'lines on stderr: %r' % err)
-        check('bogus_xyzzy_option' in lines[0],
-              'expected the warning to name the option got %r' % lines[0])
+        eq(lines, ['unionmount: accepted for compatibility, without effect: '
+                   'threaded,context,xino'], 'stderr lines')
         eq(read(u.m('a')), b'A', 'content of a')
+        write(u.m('b'), b'B')
+        eq(read(u.u('b')), b'B', 'upper/b')
+
+
+@case(**UM)
+def podman_options_accepted():
+    """What containers-storage passes to its mount_program, as
+    fuse-overlayfs takes it: all accepted, the union writable."""
+    with Union(lowers=2) as u:
+        mkfile(u.l(2, 'a'), b'A')
+        opts = ('lowerdir=%s:%s,upperdir=%s,workdir=%s,nodev,metacopy=on,'
+                'uidmapping=0:0:65536,gidmapping=0:0:65536,'
+                'xattr_permissions=2,volatile,fsync=0' % (
+                    esc(u.l(1)), esc(u.l(2)), esc(u.u()), esc(u.work)))
+        err = u.mount(argv=['-o', opts, u.m()])
+        eq(err.strip(), '', 'stderr')
+        eq(read(u.m('a')), b'A', 'content of a')
+        write(u.m('b'), b'B')
+        eq(read(u.u('b')), b'B', 'upper/b')
+        u.umount()
+        err = u.mount(argv=['-o', opts.replace(',volatile', ',squash_to_uid=0,'
+                                               'squash_to_gid=0'), u.m()])
+        eq(err.strip(), '', 'stderr with squash_to_*')
+        eq(read(u.m('b')), b'B', 'content of b after remount')
 
 
 @case(**UM)

@@ -17,6 +17,12 @@ Environment:
   UM_DIFF_SELF        1: kernel overlayfs on both sides (validates the test);
                       UM_TEST_IMPL=kernel does the same
   UM_DIFF_REMOUNT_EVERY  remount both sides every N steps (default 50, 0: never)
+  UM_DIFF_GENERATIONS  layer generations per seed (default 3): after each
+                      one the upper of each side is rotated down as its top
+                      lower under a fresh upper (the life of a container
+                      layer), so redirects and whiteouts written by each
+                      side are read back as lower layers; the steps are
+                      shared out among the generations
   UM_DIFF_CROSS_READ  0: skip the final check that kernel overlayfs reads
                       unionmount's upper layer as the same tree (default 1)
   UM_DIFF_LOWER_HARDLINKS  0: no hard links inside the lower layers
@@ -100,6 +106,17 @@ def _run(cmd):
     return res.returncode, res.stdout.strip()
 
 
+def _unmount_retrying(cmd):
+    """Run an unmount command; while the mount is busy (a process of
+    another test passing through it, say), try again for up to 5 s."""
+    for _ in range(50):
+        rc, out = _run(cmd)
+        if rc == 0 or "busy" not in out:
+            break
+        time.sleep(0.1)
+    return rc, out
+
+
 def force_unmount(mnt):
     """Last resort for a mount that refuses to go: lazy unmount."""
     if mnt in mountpoints():
@@ -138,7 +155,7 @@ class KernelOverlay:
         """Unmount; returns a list of problems (empty if fine)."""
         if self.mnt not in mountpoints():
             return []
-        rc, out = _run(["umount", self.mnt])
+        rc, out = _unmount_retrying(["umount", self.mnt])
         if rc != 0:
             force_unmount(self.mnt)
             return ["umount %s: %s" % (self.mnt, out)]
@@ -190,7 +207,7 @@ class UnionMount:
                 pass
 
     def _unmount_command(self):
-        rc, out = _run(["fusermount3", "-u", self.mnt])
+        rc, out = _unmount_retrying(["fusermount3", "-u", self.mnt])
         if rc != 0:
             rc, out = _run(["umount", self.mnt])
         return rc, out
@@ -314,6 +331,7 @@ class SeedRun:
     def step(self, k, op, before):
         """Apply op on both sides, compare; returns the new snapshots."""
         self.history.append("%d: %s" % (k, op))
+        times = self._mtimes(dirs_only=True)
         results = tuple(guarded(lambda mnt: diffops.apply_op(mnt, op), side)
                         for side in (self.a, self.b))
         self.history[-1] += " -> %s" % diffops.short(results[0])
@@ -325,12 +343,14 @@ class SeedRun:
         after = self._snapshots()
         self._compare_trees(k, before, after)
         self._check_rename_ino(op, before, after, results)
+        self._compare_dir_mtimes(times, self._mtimes(dirs_only=True))
         return after
 
     def remount(self, k, before):
         """Unmount and mount both sides again; the trees and every st_ino
         must survive."""
         self.history.append("%d: <remount both sides>" % k)
+        times = self._mtimes()
         for side in (self.a, self.b):
             problems = side.unmount()
             if problems:
@@ -338,7 +358,57 @@ class SeedRun:
             side.mount()
         after = self._snapshots()
         self._compare_trees(k, before, after)
+        self._check_times_kept(times, self._mtimes())
         return after
+
+    # times (issue 10 item 4) ------------------------------------------
+
+    def _mtimes(self, dirs_only=False):
+        """mtimes of both sides (see diffops.mtimes)."""
+        return tuple(guarded(lambda mnt: diffops.mtimes(mnt, dirs_only), side)
+                     for side in (self.a, self.b))
+
+    def _compare_dir_mtimes(self, before, after):
+        """The directories whose mtime the step changed are the same on
+        both sides (a copy-up changes none)."""
+        ca, cb = (diffops.mtime_changes(before[i], after[i]) for i in (0, 1))
+        if ca != cb:
+            raise Mismatch("directory mtimes changed: A %s B %s" % (ca, cb))
+
+    def _check_times_kept(self, before, after):
+        """What stat showed before a remount is what was stored."""
+        for i, side in enumerate((self.a, self.b)):
+            moved = diffops.mtime_changes(before[i], after[i])
+            if moved:
+                raise Mismatch("%s: mtime changed by the remount: %s" % (
+                    side.name, ["%s %d -> %d" % (p, before[i][p], after[i][p])
+                                for p in moved[:8]]))
+
+    # layer rotation (issue 10 item 1) ---------------------------------
+
+    def rotate(self, generation):
+        """Unmount both sides, make each upper the top lower under a fresh
+        upper and work dir, mount again: the trees must not change."""
+        before = self._snapshots()
+        self.history.append("<generation %d: uppers rotated down>" % generation)
+        for side in (self.a, self.b):
+            problems = side.unmount()
+            if problems:
+                raise Mismatch(self._context(0, "; ".join(problems)))
+            rotate_layers(side.layers, generation)
+            side.mount()
+        after = self._snapshots()
+        try:
+            # inode numbers may change with the layers (not compared)
+            self._compare_trees(0, None, after)
+            hard, _ = diffops.compare_snapshots(before[1], after[1],
+                                                check_ino=False)
+            if hard:
+                raise Mismatch("unionmount's tree changed by the rotation:"
+                               "\n    " + "\n    ".join(hard))
+        except Mismatch as e:
+            raise Mismatch("after rotation to generation %d: %s" % (
+                generation, e))
 
     def run(self, rng):
         """Run all steps; raises Mismatch (with step context) on failure.
@@ -406,6 +476,16 @@ def _without_hardlinks(a, b):
     return strip(a), strip(b)
 
 
+def rotate_layers(layers, generation):
+    """The upper becomes the topmost lower; a new empty upper and work
+    directory beside it (upper<N>, work<N>)."""
+    base = os.path.dirname(layers["upper"])
+    layers["lowers"].insert(0, layers["upper"])
+    for name in ("upper", "work"):
+        layers[name] = os.path.join(base, "%s%d" % (name, generation))
+        os.mkdir(layers[name])
+
+
 def run_seed(seed, cfg):
     """Build, mount, exercise and tear down one seed. Returns a failure
     message or None; prints the outcome."""
@@ -422,8 +502,13 @@ def run_seed(seed, cfg):
                                 os.path.join(base, "unionmount.log")))
         for side in sides:
             side.mount()
-        run = SeedRun(seed, cfg, sides[0], sides[1])
+        run = SeedRun(seed, dict(cfg, steps=max(1, cfg["steps"] //
+                                                cfg["generations"])),
+                      sides[0], sides[1])
         final = run.run(rng)
+        for generation in range(2, cfg["generations"] + 1):
+            run.rotate(generation)
+            final = run.run(rng)
         if cfg["cross_read"] and not cfg["self"]:
             run.cross_read(final)
         if run.soft_note:
@@ -489,6 +574,7 @@ def config():
         "self": env.get("UM_DIFF_SELF") == "1" or env.get("UM_TEST_IMPL") == "kernel",
         "lower_hardlinks": env.get("UM_DIFF_LOWER_HARDLINKS", "1") == "1",
         "remount_every": int(env.get("UM_DIFF_REMOUNT_EVERY", "50")),
+        "generations": max(1, int(env.get("UM_DIFF_GENERATIONS", "3"))),
         "cross_read": env.get("UM_DIFF_CROSS_READ", "1") == "1",
         "verbose": env.get("UM_DIFF_VERBOSE") == "1",
         "keep": env.get("UM_DIFF_KEEP") == "1",

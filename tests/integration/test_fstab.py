@@ -27,7 +27,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from umtest import (KERNEL, TMPBASE, UNIONMOUNT, Fail, Union, _daemon_pids,
                     case, check, enter_private_mount_namespace, eq, eq_mode,
                     fails_with, join, listing, main, mkdir, mkfile,
-                    mount_entry, mounted, read, run_logged, snapshot, write)
+                    mount_entry, mounted, mounts, read, run_logged, snapshot,
+                    write)
 
 UM = dict(unionmount_only=True, why='mount(8) helper')
 TYPE = 'fuse.unionmount'
@@ -154,12 +155,25 @@ def mount_type_option():
         eq((pm[0], pm[2]), (src, TYPE), '/proc/mounts source and type')
         check('rw' in pm[3].split(','), 'expected rw in %s' % pm[3])
         _check_merged(u)
-        # no allow_other: other users are refused by the kernel
-        eq(_nobody_reads(u.m('b'))[0] != 0, True,
-           'nobody reading b without allow_other fails')
+        # mounted by root: every user gets in, as with kernel overlayfs
+        check('allow_other' in mount_entry(u.m())[4].split(','),
+              'expected allow_other in %s' % mount_entry(u.m())[4])
+        eq(_nobody_reads(u.m('b')), (0, 'b1'), 'nobody reads b')
+        eq(_nobody_reads(u.m('c'))[0] != 0, True,
+           'nobody reading c (0640) fails')
         _check_writes(u)
         _umount8(u)
         eq(listing(u.u()), ['a', 'c', 'new'], 'upper listing after umount')
+        # owner_only: FUSE's rule, only root gets in
+        _mount8(['-t', TYPE, src, u.m(), '-o',
+                 'upperdir=%s,workdir=%s,owner_only' % (u.u(), u.work)])
+        _started(u)
+        check('allow_other' not in mount_entry(u.m())[4].split(','),
+              'expected no allow_other in %s' % mount_entry(u.m())[4])
+        eq(_nobody_reads(u.m('b'))[0] != 0, True,
+           'nobody reading b with owner_only fails')
+        eq(read(u.m('b')), b'b1', 'root reads b with owner_only')
+        _umount8(u)
 
 
 @case(**UM)
@@ -218,6 +232,40 @@ def fstab_mount_all_skips_noauto():
         _started(u)
         check(not mounted(mnt2), 'noauto entry %s got mounted' % mnt2)
         _check_merged(u)
+        _umount8(u)
+
+
+def _count_mounts(path):
+    return len([m for m in mounts() if m[0] == path])
+
+
+@case(**UM)
+def fstab_mount_all_twice_mounts_once():
+    """mount -a knows a line is mounted when /proc/mounts shows its first
+    field as the source: both fstab forms, with a source that is not the
+    canonical lower list (a symlink; "none" with lowerdir=)."""
+    with Union(lowers=2) as u:
+        _layers(u)
+        link = join(u.root, 'link1')
+        os.symlink(u.l(1), link)
+        src = link + ':' + u.l(2)
+        mnt2 = mkdir(join(u.root, 'mnt2'))
+        fstab = mkfile(join(u.root, 'fstab'), (
+            '%s %s %s upperdir=%s,workdir=%s 0 0\n'
+            'none %s %s lowerdir=%s:%s,ro 0 0\n'
+            % (src, u.m(), TYPE, u.u(), u.work, mnt2, TYPE, u.l(1),
+               u.l(2))).encode())
+        for i in range(3):
+            _mount8(['-a', '-T', fstab])
+            eq((_count_mounts(u.m()), _count_mounts(mnt2)), (1, 1),
+               'mounts on mnt and mnt2 after mount -a number %d' % (i + 1))
+        eq(mount_entry(u.m())[3], src, 'source of mnt')
+        eq(mount_entry(mnt2)[3], 'none', 'source of mnt2')
+        _started(u)
+        _check_merged(u)
+        eq(listing(mnt2), ['a', 'b', 'c', 'd'], 'listing of mnt2')
+        rc, out, err = run_logged(['umount', mnt2])
+        eq((rc, out, err), (0, '', ''), 'umount mnt2')
         _umount8(u)
 
 

@@ -408,6 +408,66 @@ static void test_limits(void)
 	EXPECT_STR(err, "too many lower directories (501, at most 500)");
 }
 
+/* Write a fuse.conf with text under root; its path. */
+static const char *fuse_conf(const char *name, const char *text)
+{
+	const char *p = R(name);
+	FILE *f = fopen(p, "w");
+
+	if (!f || fputs(text, f) < 0 || fclose(f) < 0)
+		exit(2);
+	return p;
+}
+
+/* Parse -o opts into a fresh cfg and decide access for euid. */
+static int access_for(const char *opts, uid_t euid, const char *conf)
+{
+	um_config_release(&cfg);
+	um_config_init(&cfg);
+	err[0] = '\0';
+	if (opts && um_options_parse(&cfg, opts, err, sizeof(err)) < 0) {
+		fprintf(stderr, "bad options %s: %s\n", opts, err);
+		exit(2);
+	}
+	return um_config_access(&cfg, euid, conf, err, sizeof(err));
+}
+
+static void test_access(void)
+{
+	const char *none = R("no-fuse.conf");
+	const char *yes = fuse_conf("yes.conf", "# comment\n"
+						"mount_max = 1000\n"
+						"  user_allow_other   # why\n");
+	const char *no = fuse_conf("no.conf", "#user_allow_other\n"
+					      "user_allow_otherwise\n");
+
+	/* Root serves every user, as kernel overlayfs does... */
+	EXPECT_INT(access_for(NULL, 0, none), 0);
+	EXPECT(cfg.allow_other);
+	EXPECT_INT(access_for("allow_other", 0, none), 0);
+	EXPECT(cfg.allow_other);
+	/* ... unless told not to, or nothing would check permissions. */
+	EXPECT_INT(access_for("owner_only", 0, yes), 0);
+	EXPECT(!cfg.allow_other);
+	EXPECT_INT(access_for("allow_root", 0, yes), 0);
+	EXPECT(!cfg.allow_other);
+	EXPECT_INT(access_for("no_default_permissions", 0, yes), 0);
+	EXPECT(!cfg.allow_other);
+
+	/* Other users: FUSE's rule. */
+	EXPECT_INT(access_for(NULL, 1000, yes), 0);
+	EXPECT(!cfg.allow_other);
+	EXPECT_INT(access_for("allow_other", 1000, yes), 0);
+	EXPECT(cfg.allow_other);
+	EXPECT_INT(access_for("allow_other", 1000, no), -1);
+	EXPECT_STR(err, P("allow_other refused: only root may use it unless "
+			  "%s has user_allow_other",
+			  no));
+	EXPECT_INT(access_for("allow_other", 1000, none), -1);
+	EXPECT_INT(access_for("owner_only", 1000, none), 0);
+	EXPECT(!cfg.allow_other);
+}
+
 int main(void)
 {
 	char tmpl[] = "/tmp/umcheck.XXXXXX";
@@ -431,6 +491,7 @@ int main(void)
 	test_twice();
 	test_mountpoint();
 	test_limits();
+	test_access();
 
 	um_config_release(&cfg);
 	rm_tree(root);

@@ -2,6 +2,7 @@
 /* Unit tests of command line and -o parsing (src/options.c). */
 #include <errno.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -396,6 +397,52 @@ static void test_index(void)
 	um_config_release(&cfg);
 }
 
+static void test_redirect_dir(void)
+{
+	struct um_config cfg;
+
+	um_config_init(&cfg);
+	EXPECT_INT(cfg.redirect_dir, UM_REDIRECT_ON);
+	EXPECT_INT(opts(&cfg, "redirect_dir=off"), 0);
+	EXPECT_INT(cfg.redirect_dir, UM_REDIRECT_OFF);
+	EXPECT_INT(opts(&cfg, "redirect_dir=follow"), 0);
+	EXPECT_INT(cfg.redirect_dir, UM_REDIRECT_FOLLOW);
+	EXPECT_INT(opts(&cfg, "redirect_dir=nofollow"), 0);
+	EXPECT_INT(cfg.redirect_dir, UM_REDIRECT_NOFOLLOW);
+	EXPECT_INT(opts(&cfg, "redirect_dir=nofollow,redirect_dir=on"), 0);
+	EXPECT_INT(cfg.redirect_dir, UM_REDIRECT_ON);
+	EXPECT_INT(opts(&cfg, "redirect_dir=yes"), -1);
+	EXPECT_STR(err, "bad value for redirect_dir=: 'yes' (on, follow, "
+			"nofollow or off)");
+	EXPECT_INT(opts(&cfg, "redirect_dir"), -1);
+	EXPECT_STR(err,
+		   "option 'redirect_dir' needs a value (redirect_dir=...)");
+	um_config_release(&cfg);
+}
+
+static void test_transport(void)
+{
+	struct um_config cfg;
+
+	um_config_init(&cfg);
+	EXPECT_INT(cfg.io_uring, -1);
+	EXPECT_INT(cfg.passthrough, -1);
+	EXPECT_INT(opts(&cfg, "io_uring,passthrough=0"), 0);
+	EXPECT_INT(cfg.io_uring, 1);
+	EXPECT_INT(cfg.passthrough, 0);
+	EXPECT_INT(opts(&cfg, "io_uring=0,passthrough=1"), 0);
+	EXPECT_INT(cfg.io_uring, 0);
+	EXPECT_INT(cfg.passthrough, 1);
+	EXPECT_INT(opts(&cfg, "io_uring=auto,passthrough"), 0);
+	EXPECT_INT(cfg.io_uring, -1);
+	EXPECT_INT(cfg.passthrough, 1);
+	EXPECT_INT(opts(&cfg, "io_uring=yes"), -1);
+	EXPECT_STR(err, "bad value for io_uring=: 'yes' (0, 1 or auto)");
+	EXPECT_INT(opts(&cfg, "passthrough=2"), -1);
+	EXPECT_STR(err, "bad value for passthrough=: '2' (0, 1 or auto)");
+	um_config_release(&cfg);
+}
+
 static void test_timeout(void)
 {
 	static const char *const bad[] = {
@@ -426,9 +473,8 @@ static void test_timeout(void)
 	}
 	EXPECT(cfg.timeout == 86400.0); /* fresh cfg, unchanged */
 	/* A comma cuts the value: "1,5" is timeout=1 and an option "5". */
-	EXPECT_INT(opts(&cfg, "timeout=1,5"), 0);
-	EXPECT_STR(captured,
-		   "unionmount: warning: ignoring unknown option '5'\n");
+	EXPECT_INT(opts(&cfg, "timeout=1,5"), -1);
+	EXPECT_STR(err, "unknown option '5' (see --help)");
 	um_config_release(&cfg);
 }
 
@@ -504,7 +550,8 @@ static void test_ignored(void)
 		"rw",
 		"subtype=foo",
 		"clone_fd",
-		/* fuse-overlayfs, for later */
+		"nonempty",
+		/* fuse-overlayfs, with an effect */
 		"uidmapping=0:1000:65536",
 		"gidmapping=0:1000:65536:1:2:3",
 		"squash_to_root",
@@ -515,20 +562,23 @@ static void test_ignored(void)
 		"noacl",
 		"fsync=0",
 		"volatile",
-		"threaded=1",
 		"writeback=0",
-		"noxattrs",
-		"noxattrs=1",
-		"context=\"system_u:object_r:tmp_t:s0\"",
-		"fscontext=x",
-		"defcontext=x",
-		"rootcontext=x",
-		"index=off",
-		"redirect_dir=on",
 		"metacopy=off",
-		"xino=auto",
-		"userxattr",
-		"nfs_export=off",
+		"index=off",
+	};
+	/* Accepted without effect: named in cfg.noeffect, for main.c. */
+	static const char *const noeffect[][2] = {
+		{"threaded=1", "threaded"},
+		{"fast_ino=1", "fast_ino"},
+		{"noxattrs", "noxattrs"},
+		{"noxattrs=1", "noxattrs"},
+		{"context=\"system_u:object_r:tmp_t:s0\"", "context"},
+		{"fscontext=x", "fscontext"},
+		{"defcontext=x", "defcontext"},
+		{"rootcontext=x", "rootcontext"},
+		{"xino=auto", "xino"},
+		{"userxattr", "userxattr"},
+		{"nfs_export=off", "nfs_export"},
 	};
 	struct um_config cfg, dflt;
 
@@ -549,7 +599,20 @@ static void test_ignored(void)
 		EXPECT(cfg.lowers == NULL);
 		EXPECT(cfg.upper == NULL);
 		EXPECT(cfg.fsname == NULL);
+		EXPECT(cfg.noeffect == NULL);
 	}
+	for (size_t i = 0; i < sizeof(noeffect) / sizeof(noeffect[0]); i++) {
+		EXPECT_INT(opts(&cfg, noeffect[i][0]), 0);
+		EXPECT_STR(captured, "");
+		EXPECT_STR(cfg.noeffect, noeffect[i][1]);
+		EXPECT(cfg.fuse_opts == NULL);
+	}
+	/* Each named once, in the order first given. */
+	EXPECT_INT(opts(&cfg, "xino=off,threaded=1,xino=on,ro"), 0);
+	EXPECT_INT(um_options_parse(&cfg, "context=a,threaded=0", err,
+				    sizeof(err)),
+		   0);
+	EXPECT_STR(cfg.noeffect, "xino,threaded,context");
 	/* All at once, among real ones. */
 	EXPECT_INT(opts(&cfg,
 			"defaults,nofail,ro,x-systemd.requires=/x,_netdev,"
@@ -566,31 +629,30 @@ static void test_unknown(void)
 	struct um_config cfg;
 
 	um_config_init(&cfg);
-	EXPECT_INT(opts(&cfg, "bogus_xyzzy_option"), 0);
-	EXPECT_STR(captured, "unionmount: warning: ignoring unknown option "
-			     "'bogus_xyzzy_option'\n");
-	/* Named without its value; parsing goes on after it. */
-	EXPECT_INT(opts(&cfg, "bogus=1,ro,other=\"a,b\""), 0);
-	EXPECT_STR(captured,
-		   "unionmount: warning: ignoring unknown option 'bogus'\n"
-		   "unionmount: warning: ignoring unknown option 'other'\n");
-	EXPECT(cfg.ro);
+	EXPECT_INT(opts(&cfg, "bogus_xyzzy_option"), -1);
+	EXPECT_STR(err, "unknown option 'bogus_xyzzy_option' (see --help)");
+	EXPECT_STR(captured, "");
+	/* A misspelt upperdir= is not a read-only union. */
+	EXPECT_INT(opts(&cfg, "lowerdir=/l,uppredir=/u"), -1);
+	EXPECT_STR(err, "unknown option 'uppredir' (see --help)");
+	/* Named without its value. */
+	EXPECT_INT(opts(&cfg, "ro,bogus=1,other=\"a,b\""), -1);
+	EXPECT_STR(err, "unknown option 'bogus' (see --help)");
 	/* Case matters, as in mount(8). */
-	EXPECT_INT(opts(&cfg, "RO"), 0);
-	EXPECT_STR(captured,
-		   "unionmount: warning: ignoring unknown option 'RO'\n");
-	EXPECT(!cfg.ro);
+	EXPECT_INT(opts(&cfg, "RO"), -1);
+	EXPECT_STR(err, "unknown option 'RO' (see --help)");
 	/* A control character cannot break the line. */
-	EXPECT_INT(opts(&cfg, "a\nb"), 0);
-	EXPECT_STR(captured,
-		   "unionmount: warning: ignoring unknown option 'a?b'\n");
-	/* Options libfuse 3.14 would refuse are not passed to it. */
-	EXPECT_INT(opts(&cfg, "kernel_cache,max_write=4096"), 0);
-	EXPECT(cfg.fuse_opts == NULL);
+	EXPECT_INT(opts(&cfg, "a\nb"), -1);
+	EXPECT_STR(err, "unknown option 'a?b' (see --help)");
+	/* libfuse's high-level options are not ours: refused. */
+	EXPECT_INT(opts(&cfg, "kernel_cache"), -1);
+	EXPECT_INT(opts(&cfg, "max_write=4096"), -1);
+	EXPECT_INT(opts(&cfg, "plugins=/x.so"), -1);
+	/* "x-" starts an option for other programs; "x" alone does not. */
+	EXPECT_INT(opts(&cfg, "x"), -1);
+	EXPECT_INT(opts(&cfg, "x-*"), 0);
 	um_config_release(&cfg);
 }
-
-/* --- um_cmdline_parse ---------------------------------------------------- */
 
 static void test_cmdline_forms(void)
 {
@@ -605,6 +667,7 @@ static void test_cmdline_forms(void)
 	EXPECT(cfg.work == NULL);
 	EXPECT_STR(cfg.mountpoint, "/m");
 	EXPECT(!cfg.foreground && !cfg.debug && !cfg.show_help);
+	EXPECT_STR(cfg.source, "/l1:/l2");
 
 	/* LOWERS MOUNTPOINT: read-only */
 	EXPECT_INT(cmdline(&cfg, "/l1", "/m", NULL), 0);
@@ -630,6 +693,7 @@ static void test_cmdline_forms(void)
 	EXPECT_STR(cfg.upper, "/u");
 	EXPECT_STR(cfg.work, "/w");
 	EXPECT_STR(cfg.mountpoint, "/m");
+	EXPECT(cfg.source == NULL); /* main.c shows the lowers */
 
 	/* fstab through mount.fuse3: SOURCE MOUNTPOINT -o OPTIONS */
 	EXPECT_INT(cmdline(&cfg, "/l1:/l2", "/m", "-o",
@@ -646,12 +710,15 @@ static void test_cmdline_forms(void)
 	EXPECT_STR(joined(&cfg), "/l1");
 	EXPECT_STR(cfg.upper, "/u");
 	EXPECT_STR(cfg.mountpoint, "/m");
+	/* ... which /proc/mounts shows, so that mount -a knows the line */
+	EXPECT_STR(cfg.source, "none");
 
 	/* Escapes in the positional lower list; UPPER, MOUNTPOINT raw. */
 	EXPECT_INT(cmdline(&cfg, "/we\\:ird\\,name:/plain", "/u\\:x", "/m\\,y",
 			   NULL),
 		   0);
 	EXPECT_STR(joined(&cfg), "/we:ird,name|/plain");
+	EXPECT_STR(cfg.source, "/we\\:ird\\,name:/plain"); /* as given */
 	EXPECT_STR(cfg.upper, "/u\\:x");
 	EXPECT_STR(cfg.mountpoint, "/m\\,y");
 	um_config_release(&cfg);
@@ -691,10 +758,9 @@ static void test_cmdline_option_places(void)
 	EXPECT_INT(cmdline(&cfg, "-foro", "/l", "/m", NULL), 0);
 	EXPECT(cfg.foreground && cfg.ro);
 	/* -o takes the next argument whatever it looks like. */
-	EXPECT_INT(cmdline(&cfg, "-o", "-f", "/l", "/m", NULL), 0);
+	EXPECT_INT(cmdline(&cfg, "-o", "-f", "/l", "/m", NULL), -1);
 	EXPECT(!cfg.foreground);
-	EXPECT_STR(captured,
-		   "unionmount: warning: ignoring unknown option '-f'\n");
+	EXPECT_STR(err, "unknown option '-f' (see --help)");
 
 	/* "--" ends the options; "-" is an argument. */
 	EXPECT_INT(cmdline(&cfg, "-f", "--", "-l", "-o", "-m", NULL), 0);
@@ -704,12 +770,12 @@ static void test_cmdline_option_places(void)
 	EXPECT_INT(cmdline(&cfg, "/l", "-", NULL), 0);
 	EXPECT_STR(cfg.mountpoint, "-");
 
-	/* Unknown -o options warn once and do not stop the mount. */
+	/* Unknown -o options stop the mount. */
 	EXPECT_INT(cmdline(&cfg, "-o", "bogus_xyzzy_option", "/l", "/u", "/m",
 			   NULL),
-		   0);
-	EXPECT_STR(captured, "unionmount: warning: ignoring unknown option "
-			     "'bogus_xyzzy_option'\n");
+		   -1);
+	EXPECT_STR(err, "unknown option 'bogus_xyzzy_option' (see --help)");
+	EXPECT_STR(captured, "");
 	um_config_release(&cfg);
 }
 
@@ -804,6 +870,16 @@ static void test_cmdline_errors(void)
 	EXPECT_STR(err, "allow_other and allow_root exclude each other");
 	EXPECT_INT(cmdline(&cfg, "-o", "allow_root", "/l", "/m", NULL), 0);
 	EXPECT_STR(cfg.fuse_opts, "allow_root");
+	EXPECT_INT(cmdline(&cfg, "-o", "owner_only", "/l", "/m", NULL), 0);
+	EXPECT(cfg.owner_only && !cfg.allow_other);
+	EXPECT_INT(
+		cmdline(&cfg, "-o", "owner_only,allow_other", "/l", "/m", NULL),
+		-1);
+	EXPECT_STR(err, "owner_only excludes allow_other");
+	EXPECT_INT(cmdline(&cfg, "-o", "allow_root", "/l", "/m", "-o",
+			   "owner_only", NULL),
+		   -1);
+	EXPECT_STR(err, "owner_only excludes allow_root");
 
 	/* 500 lowers are fine, 501 are not, in either place. */
 	list = many_lowers(UM_MAX_LOWERS);
@@ -817,33 +893,121 @@ static void test_cmdline_errors(void)
 	um_config_release(&cfg);
 }
 
-static void test_usage(void)
+/* --help as um_usage() writes it, malloc'ed. */
+static char *usage_text(void)
 {
-	char buf[8192];
-	FILE *f = tmpfile();
-	int saved;
-	size_t n;
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
 
 	if (!f)
 		exit(1);
-	fflush(stdout);
-	saved = dup(1);
-	dup2(fileno(f), 1);
-	um_usage("unionmount");
-	fflush(stdout);
-	dup2(saved, 1);
-	close(saved);
-	rewind(f);
-	n = fread(buf, 1, sizeof(buf) - 1, f);
-	buf[n] = '\0';
+	um_usage(f, "unionmount");
 	fclose(f);
-	EXPECT(strstr(buf, "Usage: unionmount [OPTIONS] LOWER1") == buf);
-	EXPECT(strstr(buf, "lowerdir=") != NULL);
-	EXPECT(strstr(buf, "whiteout=") != NULL);
-	EXPECT(strstr(buf, "--version") != NULL);
+	return buf;
 }
 
-int main(void)
+static bool is_word_char(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	       (c >= '0' && c <= '9') || c == '_' || c == '-';
+}
+
+/* Does word occur in text, not as part of a longer word? */
+static bool has_word(const char *text, const char *word)
+{
+	size_t len = strlen(word);
+
+	for (const char *p = strstr(text, word); p; p = strstr(p + 1, word))
+		if ((p == text || !is_word_char(p[-1])) &&
+		    !is_word_char(p[len]))
+			return true;
+	return false;
+}
+
+/*
+ * The man page as text: roff's font changes (\fB, \fI, \fR, \fP, \c)
+ * dropped, "\-" and "\e" turned into '-' and '\'.
+ */
+static char *man_text(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	char *raw = NULL, *out, *q;
+	size_t len = 0;
+
+	if (!f) {
+		fprintf(stderr, "cannot open %s\n", path);
+		exit(1);
+	}
+	if (getdelim(&raw, &len, '\0', f) < 0)
+		exit(1);
+	fclose(f);
+	out = malloc(strlen(raw) + 1);
+	if (!out)
+		exit(1);
+	q = out;
+	for (const char *p = raw; *p; p++) {
+		if (p[0] == '\\' && p[1] == 'f' && p[2]) {
+			p += 2;
+		} else if (p[0] == '\\' && (p[1] == '-' || p[1] == 'c')) {
+			if (*++p == '-')
+				*q++ = '-';
+		} else if (p[0] == '\\' && p[1] == 'e') {
+			*q++ = '\\';
+			p++;
+		} else {
+			*q++ = *p;
+		}
+	}
+	*q = '\0';
+	free(raw);
+	return out;
+}
+
+static void test_usage(const char *man)
+{
+	char *help = usage_text();
+	char *page = man ? man_text(man) : NULL;
+	size_t n = 0;
+
+	EXPECT(strstr(help, "Usage: unionmount [OPTIONS] LOWER1") == help);
+	EXPECT(strstr(help, "--version") != NULL);
+	EXPECT(strstr(help, "\nLayers:\n") != NULL);
+	EXPECT(strstr(help, "\nCaching and speed:\n") != NULL);
+	EXPECT(strstr(help, "\nOwnership mapping, permissions and rootless "
+			    "use:\n") != NULL);
+	EXPECT(strstr(help, "\nCompatibility (") != NULL);
+	/* Every option the parser takes, from its own table. */
+	for (const char *name; (name = um_option_name(n)); n++) {
+		const char *word = strcmp(name, "x-*") ? name : "x-";
+
+		if (!has_word(help, name == word ? word : "x-*")) {
+			fprintf(stderr, "  option %s is not in --help\n", name);
+			failures++;
+		}
+		if (page && !has_word(page, word)) {
+			fprintf(stderr, "  option %s is not in %s\n", name,
+				man);
+			failures++;
+		}
+	}
+	EXPECT(n > 60);
+	/* One line each: no line of --help is wider than 100 columns. */
+	for (const char *p = help, *end; *p; p = end + 1) {
+		end = strchrnul(p, '\n');
+		if (end - p > 100) {
+			fprintf(stderr, "  --help line too long: %.*s\n",
+				(int)(end - p), p);
+			failures++;
+		}
+		if (!*end)
+			break;
+	}
+	free(help);
+	free(page);
+}
+
+int main(int argc, char **argv)
 {
 	test_layers_split();
 	test_defaults();
@@ -854,6 +1018,8 @@ int main(void)
 	test_whiteout();
 	test_metacopy();
 	test_index();
+	test_redirect_dir();
+	test_transport();
 	test_timeout();
 	test_fuse_options();
 	test_ignored();
@@ -862,6 +1028,7 @@ int main(void)
 	test_cmdline_option_places();
 	test_cmdline_help_version();
 	test_cmdline_errors();
-	test_usage();
+	/* The man page to check, given by meson. */
+	test_usage(argc > 1 ? argv[1] : NULL);
 	return expect_report("options");
 }
