@@ -160,8 +160,12 @@ static int refuse(const struct um_config *cfg, const char *what,
 	return -EBUSY;
 }
 
-/* Is path a mount point in our mount namespace? */
-static bool is_mountpoint(const char *path)
+/*
+ * Is path a mount point of a unionmount (fuse.unionmount) in our mount
+ * namespace?  Another file system mounted there (a kernel overlay over
+ * the same layers, say) is no sign of the holder staying.
+ */
+static bool is_union_mountpoint(const char *path)
 {
 	FILE *f = fopen("/proc/self/mountinfo", "re");
 	char *line = NULL;
@@ -193,7 +197,10 @@ static bool is_mountpoint(const char *path)
 		*q = '\0';
 		for (p = line, field = 0; field < 4; field++)
 			p = strchr(p, ' ') + 1;
-		found = !strcmp(p, path);
+		if (strcmp(p, path))
+			continue;
+		p = strstr(p + strlen(p) + 1, " - ");
+		found = p && !strncmp(p + 3, "fuse.unionmount ", 16);
 	}
 	free(line);
 	fclose(f);
@@ -201,20 +208,23 @@ static bool is_mountpoint(const char *path)
 }
 
 /*
- * Is the holder of the work directory at fd on its way out?  Its record
- * names a mount point that is no longer mounted: "fusermount3 -u" returns
- * once the kernel let go of the mount, and the daemon then still needs a
- * moment to notice and exit.  An unmount followed at once by a new mount
- * (a restart, a remount) must not be refused for that moment.
+ * Is the holder of the directory at fd on its way out, as far as we can
+ * tell?  "fusermount3 -u" returns once the kernel let go of the mount, and
+ * the daemon then still needs a moment to notice and exit.  An unmount
+ * followed at once by a new mount (a restart, a remount, a layer rotated
+ * down) must not be refused for that moment.  A work directory's record
+ * names the holder's mount point: if it is still mounted, the holder is
+ * there to stay.  Without a record (an upper shared under another work
+ * directory) we cannot tell, and wait.
  */
-static bool holder_leaving(int fd)
+static bool holder_leaving(int fd, bool record)
 {
 	char *mnt = NULL;
 	bool leaving;
 
-	if (!read_record(fd, &mnt))
-		return false;
-	leaving = !is_mountpoint(mnt);
+	if (!record || !read_record(fd, &mnt))
+		return true;
+	leaving = !is_union_mountpoint(mnt);
 	free(mnt);
 	return leaving;
 }
@@ -245,7 +255,7 @@ static int lock_dir(const struct um_config *cfg, const char *what,
 		*fdp = fd;
 		return 0;
 	}
-	if (errno == EWOULDBLOCK && record && holder_leaving(fd)) {
+	if (errno == EWOULDBLOCK && holder_leaving(fd, record)) {
 		for (int ms = 0; ms < LEAVING_WAIT_MS; ms += LEAVING_POLL_MS) {
 			usleep(LEAVING_POLL_MS * 1000);
 			if (flock(fd, LOCK_EX | LOCK_NB) == 0) {

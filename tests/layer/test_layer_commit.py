@@ -95,6 +95,11 @@ def commit_unionmount():
 
 
 @case
+def commit_unionmount_renamed_dir():
+    commit_and_continue(False, True)
+
+
+@case
 def commit_kernel():
     commit_and_continue(True, False)
 
