@@ -155,6 +155,17 @@ int um_redirect_check(const char *val)
 	return 0;
 }
 
+/* Is marker m, in either namespace, among the xattr names listed? */
+static bool has_marker(const char *names, size_t len, enum um_marker m)
+{
+	for (int ns = 0; ns < UM_NS_COUNT; ns++) {
+		const char *xn = um_marker_name(m, ns);
+		if (memmem(names, len, xn, strlen(xn) + 1))
+			return true;
+	}
+	return false;
+}
+
 /*
  * The redirect of directory dfd/name, met where w->name's component at
  * prelen ends and post follows (the kernel's ovl_check_redirect): an
@@ -162,14 +173,25 @@ int um_redirect_check(const char *val)
  * component.  An absolute redirect also undoes a stop an opaque ancestor
  * on the way set, since it names another place.
  */
-static int check_redirect(struct um_fs *fs, struct walk *w, int dfd,
-			  const char *name, size_t prelen, const char *post)
+static int check_redirect(struct um_fs *fs, struct walk *w, int layer,
+			  int dfd, const char *name, size_t prelen,
+			  const char *post)
 {
 	_cleanup_free_ char *val = NULL;
+	char names[1024];
 	ssize_t len;
 	char *p;
 	int r;
 
+	/*
+	 * Most directories have no xattrs, and few a redirect: one listing
+	 * tells, where asking for the marker in both namespaces takes two.
+	 */
+	len = um_path_listxattr(&UM_PATH(layer, dfd, name), names,
+				sizeof(names));
+	if (len == 0 ||
+	    (len > 0 && !has_marker(names, len, UM_MARK_REDIRECT)))
+		return 0;
 	len = um_marker_get(dfd, name, UM_MARK_REDIRECT, fs->xattr_ns, NULL, 0);
 	if (len == -ENODATA || len == -EOPNOTSUPP)
 		return 0;
@@ -273,7 +295,7 @@ static int probe(struct um_fs *fs, struct walk *w, int layer, int dfd,
 	if (op == UM_OPAQUE)
 		w->stop = true;
 	else if (S_ISDIR(st.st_mode) && !w->last)
-		return check_redirect(fs, w, dfd, name, prelen, "");
+		return check_redirect(fs, w, layer, dfd, name, prelen, "");
 	return 0;
 }
 
@@ -334,7 +356,7 @@ static int walk_path(struct um_fs *fs, struct walk *w, struct um_realdir *root)
 			w->stop = true;
 		} else if (!w->last) {
 			/* What follows the component, in w->name itself. */
-			r = check_redirect(fs, w, dfd, s, prelen,
+			r = check_redirect(fs, w, root->layer, dfd, s, prelen,
 					   w->name + prelen + strlen(s));
 			if (r < 0)
 				break;

@@ -109,9 +109,10 @@ def _run(cmd):
 
 
 def _unmount_retrying(cmd):
-    """Run an unmount command; while the mount is busy (a process of
-    another test passing through it, say), try again for up to 5 s."""
-    for _ in range(50):
+    """Run an unmount command; while the mount is busy, try again for up
+    to 30 s: another program may hold it for a while (stress-ng's io
+    stressor opens every mount point to syncfs() it)."""
+    for _ in range(300):
         rc, out = _run(cmd)
         if rc == 0 or "busy" not in out:
             break
@@ -191,7 +192,14 @@ class UnionMount:
                 self.proc = subprocess.Popen(self._command(), stdout=log, stderr=log)
             wait_mounted(self.mnt, self.proc)
             return
-        rc, out = _run(self._command())
+        # The daemon of the previous mount may still be exiting, holding
+        # the lock on the upper and work directories: try again a while.
+        for _ in range(100):
+            rc, out = _run(self._command())
+            if rc == 0 or "in use by" not in out and \
+                    "already a unionmount mount" not in out:
+                break
+            time.sleep(0.1)
         if rc != 0:
             raise RuntimeError("unionmount exited %d: %s" % (rc, out))
         wait_mounted(self.mnt)
