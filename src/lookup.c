@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "index.h"
 #include "ino.h"
 #include "lookup.h"
 #include "markers.h"
@@ -373,6 +374,53 @@ static int walk_path(struct um_fs *fs, struct walk *w, struct um_realdir *root)
 }
 
 /*
+ * A lower file with several names (lk, its fd open): with the index, all
+ * its names are one inode, keyed by the lower object until it is copied
+ * up, and the copy once its index entry exists (index.h).  Lower objects
+ * that cannot be indexed keep one inode per name.
+ */
+static int lookup_index(struct um_fs *fs, struct um_lookup *lk)
+{
+	char iname[UM_INDEX_NAME_MAX];
+	struct stat st;
+	int fd;
+
+	/*
+	 * Without a writable upper no name is ever copied up alone.  A
+	 * symlink takes no user.* xattr to keep its link count in (rootless):
+	 * its names copy up one by one.
+	 */
+	if (fs->indexfd < 0 ||
+	    (S_ISLNK(lk->st.st_mode) && fs->xattr_ns == UM_NS_USER) ||
+	    um_index_name(lk->fd, iname) < 0) {
+		lk->byname = fs->upper != NULL;
+		return 0;
+	}
+	lk->indexed = true;
+	fd = openat(fs->indexfd, iname, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? 0 : -errno;
+	if (fstat(fd, &st) < 0) {
+		close(fd);
+		return -errno;
+	}
+	/* Not a copy of this object (made by hand?): leave it alone. */
+	if ((st.st_mode & S_IFMT) != (lk->st.st_mode & S_IFMT)) {
+		close(fd);
+		lk->indexed = false;
+		lk->byname = fs->upper != NULL;
+		return 0;
+	}
+	close(lk->fd);
+	lk->fd = fd;
+	lk->st = st;
+	lk->layer = 0;
+	lk->metacopy = false;
+	lk->ino = um_ino_of(fs, 0, fd, "", &st);
+	return 0;
+}
+
+/*
  * Look below the upper, through the lower directories of the parent, as
  * the kernel's ovl_lookup: a relative name in each of them, an absolute
  * path from the roots of the layers below the one where it was met.
@@ -450,6 +498,11 @@ int um_lookup_name(struct um_fs *fs, struct um_inode *dir, const char *name,
 		r = probe(fs, &w, 0, real.fd, NULL, name, false, 0);
 		if (r < 0)
 			goto fail;
+		/* A name of a copy made through the index. */
+		if (w.nfound && fs->indexfd >= 0 && lk->st.st_nlink > 1 &&
+		    !S_ISDIR(lk->st.st_mode))
+			lk->indexed =
+				um_marker_has(real.fd, name, UM_MARK_NLINK);
 		if (w.nfound && is_metacopy(real.fd, name, &lk->st)) {
 			r = um_lookup_data(fs, dir, name);
 			if (r < 0)
@@ -471,8 +524,15 @@ int um_lookup_name(struct um_fs *fs, struct um_inode *dir, const char *name,
 		if (r < 0)
 			goto fail;
 	}
+	if (!w.nfound) {
+		free(w.name);
+		return -ENOENT;
+	}
+	if (lk->layer != 0 && !S_ISDIR(lk->st.st_mode) && lk->st.st_nlink > 1 &&
+	    (r = lookup_index(fs, lk)) < 0)
+		goto fail;
 	free(w.name);
-	return w.nfound ? 0 : -ENOENT;
+	return 0;
 fail:
 	free(w.name);
 	um_lookup_release(lk);

@@ -442,7 +442,9 @@ def build_layers():
             u.cleanup()
         if commit:
             new = join(T, 'layers/step%d' % k)
-            layer('commit', '--lowers', ':'.join(layers[::-1]), upper, new)
+            # --workdir: the union's hard-link index is there
+            layer('commit', '--lowers', ':'.join(layers[::-1]),
+                  '--workdir', work, upper, new)
             eq(os.listdir(upper), [], 'upper %d empty after commit' % k)
         else:
             new = upper
