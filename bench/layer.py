@@ -131,6 +131,8 @@ def main():
     ap.add_argument('--build', default=os.path.join(REPO_DIR, 'build'),
                     help='where unionmount and unionmount-layer are')
     ap.add_argument('--results', default=os.path.join(BENCH_DIR, 'results'))
+    ap.add_argument('--no-import', action='store_true',
+                    help='skip the import rows (the slow umoci unpack)')
     a = ap.parse_args()
     if os.geteuid() != 0:
         sys.exit('bench/layer.py: needs root (mounts, owners)')
@@ -163,6 +165,7 @@ def main():
     res = {'files': a.files, 'reps': a.reps, 'upper_bytes': upper_bytes,
            'rootfs_bytes': du_bytes(rootfs), 'date':
            datetime.datetime.utcnow().strftime('%Y-%m-%dT%H:%M:%SZ'),
+           'loadavg': os.getloadavg(),
            'versions': {'umoci': sh(['umoci', '--version']).strip(),
                         'tar': sh(['tar', '--version']).splitlines()[0]}}
     t = res['times'] = {}
@@ -202,6 +205,10 @@ def main():
                                S('oci') + ':base', S('bundle')],
                               reps=a.reps)
 
+    if a.no_import:
+        t['import'] = t['tar_x'] = t['umoci_unpack'] = None
+        finish(a, res, t, scratch, upper_bytes)
+        return
     print('# import of the root file system layer')
     t['import'] = timed([tool, 'import', S('rootfs.tar'), S('imp')],
                         prepare=lambda: rmtree(S('imp')), reps=a.reps)
@@ -216,10 +223,14 @@ def main():
                                S('oci') + ':base', S('bundle2')],
                               prepare=lambda: rmtree(S('bundle2')),
                               reps=a.reps)
-    rmtree(scratch)
+    finish(a, res, t, scratch, upper_bytes)
 
-    def ratio(a, b):
-        return t[a] / t[b] if t.get(a) and t.get(b) else None
+
+def finish(a, res, t, scratch, upper_bytes):
+    res['loadavg_end'] = os.getloadavg()
+
+    def ratio(x, y):
+        return t[x] / t[y] if t.get(x) and t.get(y) else None
     r = res['ratios'] = {
         'umoci_repack/export_gzip': ratio('umoci_repack', 'export_gzip'),
         'export/tar_upper': ratio('export', 'tar_upper'),
@@ -233,6 +244,8 @@ def main():
         a.files, res['rootfs_bytes'] / 1e6, upper_bytes, a.reps))
     print()
     def sec(k, prec=3):
+        if a.no_import and k in ('import', 'tar_x', 'umoci_unpack'):
+            return 'not run'
         return 'error' if t.get(k) is None else '%.*f' % (prec, t[k])
 
     def rate(k):
@@ -255,12 +268,15 @@ def main():
     print()
     for k, v in r.items():
         print('%s = %s' % (k, 'n/a' if v is None else '%.2f' % v))
+    print('load average %.1f at the start, %.1f at the end (2 cores)' % (
+        res['loadavg'][0], res['loadavg_end'][0]))
     os.makedirs(a.results, exist_ok=True)
     out = os.path.join(a.results, 'layer-%s-%d.json' % (
         datetime.datetime.utcnow().strftime('%Y%m%d-%H%M%S'), a.files))
     with open(out, 'w') as f:
         json.dump(res, f, indent=2, sort_keys=True)
     print('# results in %s' % out)
+    rmtree(scratch)
 
 
 if __name__ == '__main__':

@@ -21,4 +21,23 @@ int um_copyup(struct um_fs *fs, struct um_inode *inode, int flags);
 /* The upper directory fd of dir, copying it up first. */
 int um_copyup_dir(struct um_fs *fs, struct um_inode *dir, int *fd);
 
+/*
+ * Make sure dir/name, one name of inode, is a name in the upper.  For an
+ * indexed hard link (um_inode.indexed) another of its names may have
+ * been copied up while this one is still only below: it is linked up to
+ * the same copy.  For any other object the same as um_copyup().
+ */
+int um_copyup_name(struct um_fs *fs, struct um_inode *inode,
+		   struct um_inode *dir, const char *name);
+
+/*
+ * Before a name of the indexed copy inode is added or removed in the
+ * upper: its union link count is written relative to the upper's, which
+ * the change moves in step.  Returns the union link count, or -errno.
+ */
+long um_copyup_nlink_start(struct um_fs *fs, struct um_inode *inode);
+
+/* The last name of the indexed copy inode went: drop its index entry. */
+int um_copyup_index_drop(struct um_fs *fs, struct um_inode *inode);
+
 #endif

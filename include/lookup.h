@@ -22,6 +22,10 @@ struct um_lookup {
 	int nlowers;
 	char *redirect;		/* dirs: the upper's redirect xattr, or NULL */
 	bool metacopy;		/* an upper file whose data is below */
+	bool byname;		/* a lower hard link that is not indexed:
+				 * each name is an inode of its own */
+	bool indexed;		/* shares its inode with its other names
+				 * through the index (see um_inode.indexed) */
 };
 
 /* Names that never reach the layers: too long, or our own markers. */

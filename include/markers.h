@@ -35,6 +35,9 @@ enum um_marker {
 				 * is a whiteout (in an "x" directory) */
 	UM_MARK_ORIGIN,		/* unionmount.origin: the 8-byte st_ino a
 				 * copied-up object keeps */
+	UM_MARK_NLINK,		/* unionmount.nlink: the merged link count
+				 * of a hard link copied up through the
+				 * index (index.h) */
 	UM_MARK_OVL_ORIGIN,	/* overlay.origin: the kernel's file handle
 				 * of the lower object a copy-up came from */
 	UM_MARK_COUNT,

@@ -81,6 +81,8 @@ struct um_config {
 	bool writeback; /* writeback=1: kernel writeback cache */
 	bool no_fsync;	/* fsync=0: copy-ups are not synced */
 	bool metacopy;	/* metacopy=on: metadata changes copy no data */
+	bool no_index;	/* index=off: names of a lower hard link copy up
+			 * separately (index.h) */
 	enum um_redirect_mode redirect_dir; /* redirect_dir=, default on */
 	unsigned int max_threads;
 	unsigned int max_idle_threads;

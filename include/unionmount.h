@@ -52,9 +52,11 @@ struct um_realdir {
 };
 
 /*
- * Identity of a real object: the table key of the inode it backs.  Names
- * of a hard-linked lower file are distinct inodes (parent and name hash
- * set), as in the kernel without index=on: each copies up on its own.
+ * Identity of a real object: the table key of the inode it backs.  The
+ * names of a hard-linked lower file are one inode, as in the kernel with
+ * index=on (index.h); with index=off, or where the lower file system has
+ * no file handles, they are distinct inodes (parent and name hash set)
+ * that each copy up on their own.
  */
 struct um_key {
 	dev_t dev;
@@ -99,6 +101,12 @@ struct um_inode {
 	struct um_inode *parent; /* holds a reference; NULL for the root */
 	char *name;		/* one of its names in parent */
 	bool unlinked;		/* its lower object was whited out */
+	/*
+	 * A lower file with several names that copies up through the index,
+	 * or its copy: all its names are this inode, and once in the upper
+	 * fd stays pinned on the copy (a name of it may exist only below).
+	 */
+	bool indexed;
 	bool metacopy;		/* in the upper without its data, which is
 				 * the lower file of the same name (atomic
 				 * reads outside the lock) */
@@ -155,6 +163,8 @@ struct um_fs {
 	int nlayers;
 	struct um_layer *upper;	/* NULL for a read-only union */
 	int workfd;		/* O_PATH on the work directory, or -1 */
+	int indexfd;		/* O_PATH on the hard-link index (index.h),
+				 * or -1: index=off or no upper */
 	unsigned fsid_bits;	/* high st_ino bits that carry the fsid */
 	bool can_mknod;		/* char 0:0 whiteouts can be made in upper */
 	bool can_chown;		/* we may give files to other owners */

@@ -15,6 +15,7 @@
 #include "attr.h"
 #include "caps.h"
 #include "copyup.h"
+#include "index.h"
 #include "inode.h"
 #include "lookup.h"
 #include "override.h"
@@ -54,6 +55,9 @@ int um_attr_get(struct um_fs *fs, struct um_inode *inode, struct stat *st)
 		if (data >= 0)
 			close(data);
 	}
+	/* A copy through the index: names only below count too. */
+	if (r == 0 && inode->indexed && layer == 0)
+		st->st_nlink = um_index_nlink(p.dirfd, p.name, st);
 	if (r == 0 && um_override_xattr(fs)) {
 		struct um_override ov;
 		if (um_override_get(fs, p.dirfd, p.name, &ov) > 0)

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "copyup.h"
+#include "index.h"
 #include "ino.h"
 #include "inode.h"
 #include "override.h"
@@ -34,6 +35,9 @@
 #define COPY_CHUNK (32 << 20)
 /* Bytes per read and write where copy_file_range() cannot be used. */
 #define COPY_BUF (64 << 10)
+
+/* Internal to build_copy(): the copy is an index entry, keeps the origin. */
+#define COPY_INDEXED (1 << 16)
 
 /* Copy the data extents of src to dst, keeping holes. */
 static int copy_data(int src, int dst, off_t size, bool flush)
@@ -197,9 +201,10 @@ static int copy_owner(struct um_fs *fs, const char *tmp, const struct stat *st)
 
 /*
  * Does the copy keep the lower object's inode number (origin xattr)?  Not
- * a hard-linked lower file: its other names stay below with that number,
- * and two files must never share one (the kernel without index=on does
- * the same).
+ * a hard-linked lower file copied up without the index: its other names
+ * stay below with that number, and two files must never share one (the
+ * kernel without index=on does the same).  Through the index all its
+ * names are the copy (COPY_INDEXED).
  */
 static bool keeps_origin(const struct stat *st)
 {
@@ -297,7 +302,7 @@ static int build_copy(struct copyup *c)
 	if (!r && !S_ISLNK(st->st_mode) &&
 	    fchmodat(fs->workfd, tmp, st->st_mode & 07777, 0) < 0)
 		r = -errno;
-	if (!r && keeps_origin(st)) {
+	if (!r && (keeps_origin(st) || (flags & COPY_INDEXED))) {
 		const char *xn = um_marker_name(UM_MARK_ORIGIN, fs->xattr_ns);
 		/* user.* xattrs are not allowed on symlinks: best effort. */
 		r = um_path_setxattr(&dst, xn, &c->inode->ino,
@@ -357,6 +362,103 @@ static void restore_times(int pfd, const struct stat *pst)
 	(void)um_path_utimens(&UM_PATH(0, pfd, ""), ts);
 }
 
+/*
+ * Give the indexed copy fd one more name, pfd/name, in the upper.  Only
+ * the upper's link count changes, not the union's: that is written as a
+ * plain number first, so a crash between the two steps leaves it right.
+ * Like a copy-up, it is no change of the parent: its times stay.
+ */
+static int link_up(struct um_fs *fs, int fd, int pfd, const char *name)
+{
+	struct um_path copy = UM_PATH(0, fd, "");
+	unsigned long n;
+	struct stat st, pst;
+	int r;
+
+	if ((r = um_path_stat(&copy, &st)) < 0 ||
+	    (r = um_path_stat(&UM_PATH(0, pfd, ""), &pst)) < 0)
+		return r;
+	n = um_index_nlink(fd, "", &st);
+	r = um_index_set_nlink(fd, "", fs->xattr_ns, n, &st, true);
+	if (r < 0)
+		return r;
+	if ((r = um_path_link(&copy, pfd, name)) < 0)
+		return r;
+	restore_times(pfd, &pst);
+	if ((r = um_path_stat(&copy, &st)) < 0)
+		return r;
+	return um_index_set_nlink(fd, "", fs->xattr_ns, n, &st, false);
+}
+
+/*
+ * The entry must be on disk before a name links to it: after a power
+ * failure an upper name whose entry was lost would part from the others.
+ */
+static int sync_dir(int dirfd)
+{
+	_cleanup_close_ int fd = um_reopen(dirfd, O_RDONLY | O_DIRECTORY);
+
+	if (fd < 0)
+		return -errno;
+	return fsync(fd) < 0 ? -errno : 0;
+}
+
+/*
+ * Copy-up of a lower file with several names (index.h), like the
+ * kernel's with index=on: the copy is built in the work directory, renamed
+ * to its index entry, then its name is linked up.  A crash before the
+ * rename leaves only a temporary (the work directory is emptied at mount)
+ * and every name shows the lower file; after it, every name shows the
+ * complete copy, linked up or not, so the names never part.  An entry
+ * that is there already (an earlier mount, or another inode of the same
+ * file racing with us) is the copy: it is only linked.
+ */
+static int copyup_indexed(struct copyup *c, int pfd)
+{
+	struct um_fs *fs = c->fs;
+	struct um_inode *inode = c->inode;
+	char iname[UM_INDEX_NAME_MAX];
+	struct stat nst;
+	int fd, r;
+
+	r = um_index_name(c->src.dirfd, iname);
+	if (r < 0)
+		return r;
+	if (fstatat(fs->indexfd, iname, &nst, AT_SYMLINK_NOFOLLOW) < 0) {
+		if (errno != ENOENT)
+			return -errno;
+		c->flags &= ~UM_COPYUP_META;
+		c->flags |= COPY_INDEXED;
+		r = build_copy(c);
+		if (r < 0)
+			return r;
+		/* Until a name changes, the union counts the lower's names. */
+		r = um_index_set_nlink(fs->workfd, c->tmp, fs->xattr_ns,
+				       c->st.st_nlink, &c->st, true);
+		if (r == 0 && renameat2(fs->workfd, c->tmp, fs->indexfd, iname,
+					RENAME_NOREPLACE) < 0)
+			r = errno == EEXIST ? 0 : -errno;
+		um_rmtree_at(fs->workfd, c->tmp); /* gone unless it lost a race */
+		if (r == 0 && fs->fsync)
+			r = sync_dir(fs->indexfd);
+		if (r < 0)
+			return r;
+	}
+	fd = openat(fs->indexfd, iname, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	r = link_up(fs, fd, pfd, inode->name);
+	if (r == 0 && fstat(fd, &nst) < 0)
+		r = -errno;
+	if (r < 0) {
+		close(fd);
+		return r;
+	}
+	um_inode_set_upper(fs, inode, fd, &nst);
+	__atomic_store_n(&inode->metacopy, false, __ATOMIC_RELEASE);
+	return 0;
+}
+
 static int copyup_one(struct um_fs *fs, struct um_inode *inode,
 		      struct um_inode *parent, int pfd, int flags)
 {
@@ -374,6 +476,8 @@ static int copyup_one(struct um_fs *fs, struct um_inode *inode,
 	um_tmpname(fs, c.tmp);
 	if (inode->unlinked)
 		return copyup_orphan(&c);
+	if (inode->indexed && fs->indexfd >= 0)
+		return copyup_indexed(&c, pfd);
 	r = build_copy(&c);
 	if (r < 0)
 		return r;
@@ -541,4 +645,81 @@ int um_copyup_dir(struct um_fs *fs, struct um_inode *dir, int *fd)
 		return r;
 	*fd = um_inode_real(dir).fd;
 	return 0;
+}
+
+int um_copyup_name(struct um_fs *fs, struct um_inode *inode,
+		   struct um_inode *dir, const char *name)
+{
+	struct stat st;
+	bool indexed;
+	int udfd, r;
+
+	r = um_copyup(fs, inode, 0);
+	pthread_mutex_lock(&inode->lock);
+	indexed = inode->indexed;
+	pthread_mutex_unlock(&inode->lock);
+	if (r < 0 || !indexed)
+		return r;
+	r = um_copyup_dir(fs, dir, &udfd);
+	if (r < 0)
+		return r;
+	pthread_mutex_lock(&inode->lock);
+	if (fstatat(udfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0)
+		r = 0; /* the name copied up is this one */
+	else if (errno != ENOENT)
+		r = -errno;
+	else if (inode->fd < 0)
+		r = -ESTALE;
+	else
+		r = link_up(fs, inode->fd, udfd, name);
+	pthread_mutex_unlock(&inode->lock);
+	return r;
+}
+
+long um_copyup_nlink_start(struct um_fs *fs, struct um_inode *inode)
+{
+	unsigned long n;
+	struct stat st;
+	long r;
+
+	pthread_mutex_lock(&inode->lock);
+	if (inode->layer != 0 || inode->fd < 0 || !inode->indexed) {
+		r = -EINVAL;
+	} else if (fstat(inode->fd, &st) < 0) {
+		r = -errno;
+	} else {
+		n = um_index_nlink(inode->fd, "", &st);
+		r = um_index_set_nlink(inode->fd, "", fs->xattr_ns, n, &st,
+				       false);
+		if (r == 0)
+			r = n;
+	}
+	pthread_mutex_unlock(&inode->lock);
+	return r;
+}
+
+/* Is this the entry of the copy (st_ino in arg)? Then remove it. */
+static int drop_entry(int indexfd, const char *name, const struct stat *st,
+		      void *arg)
+{
+	const struct stat *copy = arg;
+
+	if (st->st_dev != copy->st_dev || st->st_ino != copy->st_ino)
+		return 0;
+	return unlinkat(indexfd, name, 0) < 0 ? -errno : 1;
+}
+
+int um_copyup_index_drop(struct um_fs *fs, struct um_inode *inode)
+{
+	struct stat st;
+	int r = 0;
+
+	pthread_mutex_lock(&inode->lock);
+	if (inode->fd < 0 || fstat(inode->fd, &st) < 0)
+		r = -ESTALE;
+	/* A name left in the upper, made behind our back: keep the copy. */
+	else if (st.st_nlink == 1)
+		r = um_index_foreach(fs->indexfd, drop_entry, &st);
+	pthread_mutex_unlock(&inode->lock);
+	return r < 0 ? r : 0;
 }

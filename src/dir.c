@@ -170,6 +170,16 @@ static int new_inode(struct um_fs *fs, struct um_inode *dir, int udfd,
 	return 0;
 }
 
+static bool is_indexed(struct um_inode *inode)
+{
+	bool r;
+
+	pthread_mutex_lock(&inode->lock);
+	r = inode->indexed;
+	pthread_mutex_unlock(&inode->lock);
+	return r;
+}
+
 int um_dir_create(struct um_fs *fs, struct um_inode *dir, const char *name,
 		  struct um_new *how, const struct um_cred *cred,
 		  struct um_inode **out)
@@ -195,6 +205,9 @@ int um_dir_create(struct um_fs *fs, struct um_inode *dir, const char *name,
 	 */
 	/* A new name for a lower file: the link is made to its copy. */
 	if (how->link && (r = um_copyup(fs, how->link, 0)) < 0)
+		return r;
+	if (how->link && is_indexed(how->link) &&
+	    (r = um_copyup_nlink_start(fs, how->link)) < 0)
 		return r;
 	r = um_copyup_dir(fs, dir, &udfd);
 	if (r < 0)
@@ -268,6 +281,33 @@ out_tmp:
 }
 
 /*
+ * Removing a name of an indexed hard link (um_inode.indexed) happens in
+ * the upper, as in the kernel: the name is linked up to the copy first,
+ * so the upper's link count drops with the union's.  Returns the union's
+ * count before, 0 for other objects, or -errno.
+ */
+static long index_unlink_start(struct um_fs *fs, struct um_inode *inode,
+			       struct um_inode *dir, const char *name)
+{
+	int r;
+
+	if (!is_indexed(inode))
+		return 0;
+	r = um_copyup_name(fs, inode, dir, name);
+	return r < 0 ? r : um_copyup_nlink_start(fs, inode);
+}
+
+/* Its last name went (the count was 1): so goes its index entry. */
+static void index_unlink_end(struct um_fs *fs, struct um_inode *inode,
+			     long nlink)
+{
+	if (nlink != 1)
+		return;
+	um_copyup_index_drop(fs, inode);
+	um_inode_unhash(fs, inode);
+}
+
+/*
  * Is this the object's last name, with no pinned fd to keep it?  Then its
  * removal frees the real inode, whose number the file system may reuse.
  */
@@ -289,6 +329,7 @@ int um_dir_unlink(struct um_fs *fs, struct um_inode *dir, const char *name)
 {
 	struct um_inode *child;
 	struct um_real real;
+	long nlink;
 	bool last;
 	int udfd, r;
 
@@ -302,6 +343,11 @@ int um_dir_unlink(struct um_fs *fs, struct um_inode *dir, const char *name)
 	r = um_copyup_dir(fs, dir, &udfd);
 	if (r < 0)
 		goto out;
+	nlink = index_unlink_start(fs, child, dir, name);
+	if (nlink < 0) {
+		r = nlink;
+		goto out;
+	}
 	/* It may still be open: keep it reachable once the name is gone. */
 	um_inode_pin(child);
 	real = um_inode_real(child);
@@ -321,6 +367,8 @@ int um_dir_unlink(struct um_fs *fs, struct um_inode *dir, const char *name)
 		um_readdir_changed(dir);
 	if (r == 0 && real.layer != 0)
 		um_inode_mark_unlinked(child);
+	if (r == 0)
+		index_unlink_end(fs, child, nlink);
 	if (r < 0 && last)
 		um_inode_rehash(fs, child);
 out:
@@ -676,6 +724,7 @@ int um_dir_rename(struct um_fs *fs, struct um_inode *olddir,
 	bool exchange = flags & RENAME_EXCHANGE;
 	bool dst_last = false, new_wh_gone = false;
 	char *src_name = NULL, *dst_name = NULL;
+	long dst_nlink = 0;
 	int oudfd, nudfd, r;
 
 	if (flags & ~(RENAME_NOREPLACE | RENAME_EXCHANGE))
@@ -724,9 +773,16 @@ int um_dir_rename(struct um_fs *fs, struct um_inode *olddir,
 
 	if ((r = um_copyup_dir(fs, olddir, &oudfd)) < 0 ||
 	    (r = um_copyup_dir(fs, newdir, &nudfd)) < 0 ||
-	    (r = um_copyup(fs, src, 0)) < 0 ||
-	    (exchange && (r = um_copyup(fs, dst, 0)) < 0))
+	    (r = um_copyup_name(fs, src, olddir, oldname)) < 0 ||
+	    (exchange && (r = um_copyup_name(fs, dst, newdir, newname)) < 0))
 		goto out;
+	if (dst && !exchange && !S_ISDIR(dst->type)) {
+		dst_nlink = index_unlink_start(fs, dst, newdir, newname);
+		if (dst_nlink < 0) {
+			r = dst_nlink;
+			goto out;
+		}
+	}
 
 	/* A directory with lower parts takes them along: redirect. */
 	if (S_ISDIR(src->type) && src->nlowers &&
@@ -817,6 +873,7 @@ int um_dir_rename(struct um_fs *fs, struct um_inode *olddir,
 		dst_name = NULL;
 	} else if (dst) {
 		um_inode_mark_unlinked(dst);
+		index_unlink_end(fs, dst, dst_nlink);
 	}
 out:
 	free(src_name);

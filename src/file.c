@@ -190,17 +190,20 @@ int um_file_io_open(struct um_fs *fs, struct um_file *f,
 {
 	struct um_inode *inode = f->inode;
 	bool rw = fs->upper && !fs->cfg->ro;
+	bool own = false;
 	int fd = -1, id = 0;
 
 	if (may_pass_through(fs, f)) {
 		/*
 		 * The backing file serves every open of the inode, read-only
-		 * or not: it is opened read-write whenever the union can
-		 * change.  The kernel keeps its own reference.
+		 * or not: it is read-write whenever the union can change.
+		 * The kernel keeps its own reference.
 		 */
-		fd = rw ? open_real(inode, O_RDWR) : dup(f->fd);
-		if (fd < 0)
-			fd = -1;
+		fd = f->fd;
+		if (rw && (f->flags & O_ACCMODE) != O_RDWR) {
+			fd = open_real(inode, O_RDWR);
+			own = fd >= 0;
+		}
 	}
 	pthread_mutex_lock(&inode->lock);
 	if (fd >= 0 && inode->ncached == 0) {
@@ -213,7 +216,7 @@ int um_file_io_open(struct um_fs *fs, struct um_file *f,
 	else
 		inode->ncached++;
 	pthread_mutex_unlock(&inode->lock);
-	if (fd >= 0)
+	if (own)
 		close(fd);
 	f->backing_id = id;
 	return id;

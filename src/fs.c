@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "fs.h"
+#include "index.h"
 #include "ino.h"
 #include "inode.h"
 #include "util.h"
@@ -77,7 +78,10 @@ static void assign_fsids(struct um_fs *fs)
 	fs->fsid_bits = um_ino_fsid_bits(n);
 }
 
-/* The work directory holds only our temporary objects: start it empty. */
+/*
+ * The work directory's subdirectory holds only our temporary objects:
+ * start it empty.  The hard-link index beside it lasts (index.h).
+ */
 static int open_work(struct um_fs *fs, const char *work, char *err,
 		     size_t errlen)
 {
@@ -97,6 +101,15 @@ static int open_work(struct um_fs *fs, const char *work, char *err,
 		close(wfd);
 		return fail(err, errlen, "cannot use workdir %s: %s", work,
 			    strerror(errno));
+	}
+	if (!fs->cfg->no_index) {
+		fs->indexfd = um_index_open(wfd, true);
+		if (fs->indexfd < 0) {
+			close(wfd);
+			return fail(err, errlen,
+				    "cannot make the index in %s: %s", work,
+				    strerror(-fs->indexfd));
+		}
 	}
 	fs->workfd = openat(wfd, WORK_SUBDIR, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	close(wfd);
@@ -232,6 +245,7 @@ int um_fs_init(struct um_fs *fs, struct um_config *cfg, char *err,
 	memset(fs, 0, sizeof(*fs));
 	fs->cfg = cfg;
 	fs->workfd = -1;
+	fs->indexfd = -1;
 	fs->timeout = cfg->timeout;
 	fs->whiteout = cfg->whiteout;
 	fs->fsync = !cfg->no_fsync;
@@ -273,6 +287,15 @@ int um_fs_init(struct um_fs *fs, struct um_config *cfg, char *err,
 			return fail(err, errlen,
 				    "whiteout=chardev: cannot create device nodes in %s",
 				    cfg->work);
+	} else if (cfg->upper && cfg->work && !cfg->no_index) {
+		/* ro: the copies of hard links made before still show. */
+		int wfd = open(cfg->work, O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (wfd >= 0) {
+			fs->indexfd = um_index_open(wfd, false);
+			close(wfd);
+		}
+		if (fs->indexfd < 0)
+			fs->indexfd = -1;
 	}
 	return make_root(fs, err, errlen);
 }
@@ -289,5 +312,7 @@ void um_fs_release(struct um_fs *fs)
 	if (fs->workfd >= 0) {
 		close(fs->workfd);
 	}
+	if (fs->indexfd >= 0)
+		close(fs->indexfd);
 	pthread_mutex_destroy(&fs->table_lock);
 }

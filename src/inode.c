@@ -47,7 +47,7 @@ struct um_inode *um_inode_get(struct um_fs *fs, struct um_lookup *lk,
 	struct um_key key = { .dev = lk->st.st_dev, .ino = lk->st.st_ino };
 	struct um_inode *inode;
 
-	if (lk->layer != 0 && !S_ISDIR(lk->st.st_mode) && lk->st.st_nlink > 1) {
+	if (lk->byname) {
 		key.parent = (uintptr_t)parent;
 		key.name = XXH3_64bits(name, strlen(name));
 	}
@@ -70,6 +70,8 @@ struct um_inode *um_inode_get(struct um_fs *fs, struct um_lookup *lk,
 				inode->fd = lk->fd;
 				lk->fd = -1;
 			}
+			if (lk->indexed)
+				inode->indexed = true;
 			pthread_mutex_unlock(&inode->lock);
 		}
 		um_lookup_release(lk);
@@ -96,6 +98,7 @@ struct um_inode *um_inode_get(struct um_fs *fs, struct um_lookup *lk,
 	inode->nlowers = lk->nlowers;
 	inode->redirect = lk->redirect;
 	inode->metacopy = lk->metacopy;
+	inode->indexed = lk->indexed;
 	inode->parent = parent;
 	parent->refs++;
 	HASH_ADD(hh, fs->table, key, sizeof(struct um_key), inode);
@@ -245,12 +248,16 @@ int um_inode_set_name(struct um_fs *fs, struct um_inode *inode,
 void um_inode_set_upper(struct um_fs *fs, struct um_inode *inode, int fd,
 			const struct stat *st)
 {
-	if (!S_ISDIR(inode->type)) {
+	struct um_inode *other;
+
+	if (!S_ISDIR(inode->type) && !inode->indexed) {
 		/* Users dup the pinned fd under the lock: closing is safe. */
 		if (inode->fd >= 0)
 			close(inode->fd);
 		close(fd);
 		fd = -1;
+	} else if (!S_ISDIR(inode->type) && inode->fd >= 0) {
+		close(inode->fd); /* the lower file's */
 	}
 	inode->fd = fd;
 	/* Read without the lock by open files (um_file_fd). */
@@ -259,8 +266,14 @@ void um_inode_set_upper(struct um_fs *fs, struct um_inode *inode, int fd,
 	if (inode->hashed)
 		HASH_DELETE(hh, fs->table, inode);
 	inode->key = (struct um_key){ .dev = st->st_dev, .ino = st->st_ino };
-	HASH_ADD(hh, fs->table, key, sizeof(struct um_key), inode);
-	inode->hashed = true;
+	/*
+	 * Another inode of the same indexed copy (a name looked up between
+	 * our lookup and the copy's entry appearing) stays the one found.
+	 */
+	HASH_FIND_KEY(fs->table, &inode->key, other);
+	inode->hashed = !other;
+	if (!other)
+		HASH_ADD(hh, fs->table, key, sizeof(struct um_key), inode);
 	pthread_mutex_unlock(&fs->table_lock);
 }
 

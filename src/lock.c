@@ -30,12 +30,22 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "lock.h"
 
 #define RECORD_TMP UM_LOCK_RECORD ".new"
 #define RECORD_MAX 65536
+/*
+ * How long to wait for a lock whose holder is not mounted, in steps of
+ * 50 ms: 20 s for a work directory whose holder's record says where it
+ * mounts (a busy machine may take that long to end a daemon), 5 s for an
+ * upper layer, whose holder cannot be told from a live mount elsewhere.
+ */
+#define LOCK_WAIT_STEPS_RECORD 400
+#define LOCK_WAIT_STEPS 100
+#define LOCK_WAIT_STEP_NS 50000000L
 
 void um_lock_init(struct um_lock *lk)
 {
@@ -117,6 +127,96 @@ static pid_t read_record(int dirfd, char **mnt)
 	return (pid_t)pid;
 }
 
+/* path as /proc/self/mountinfo writes it: ' ', '\t', '\n', '\\' octal. */
+static char *mountinfo_escape(const char *path)
+{
+	char *out = malloc(4 * strlen(path) + 1);
+	char *q = out;
+
+	if (!out)
+		return NULL;
+	for (const char *p = path; *p; p++) {
+		if (strchr(" \t\n\\", *p))
+			q += sprintf(q, "\\%03o", (unsigned char)*p);
+		else
+			*q++ = *p;
+	}
+	*q = '\0';
+	return out;
+}
+
+/* Is a union mounted on path in our mount namespace? */
+static bool union_mounted_on(const char *path)
+{
+	char *want = mountinfo_escape(path);
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+	char *line = NULL;
+	size_t cap = 0;
+	bool found = false;
+
+	/* "36 35 98:0 / /mnt rw,noatime - fuse.unionmount src rw,..." */
+	while (want && f && !found && getline(&line, &cap, f) >= 0) {
+		char *save = NULL, *tok, *mnt = NULL;
+		bool sep = false;
+		int i = 0;
+
+		for (tok = strtok_r(line, " \n", &save); tok;
+		     tok = strtok_r(NULL, " \n", &save), i++) {
+			if (i == 4)
+				mnt = tok;
+			else if (sep)
+				break;
+			else if (i > 4 && !strcmp(tok, "-"))
+				sep = true;
+		}
+		found = tok && mnt && !strcmp(tok, "fuse.unionmount") &&
+			!strcmp(mnt, want);
+	}
+	free(line);
+	if (f)
+		fclose(f);
+	free(want);
+	return found;
+}
+
+/*
+ * Is the holder of the work directory at fd a live mount, rather than one
+ * that is starting or going away?  Its record names its mount point.
+ */
+static bool holder_mounted(int fd)
+{
+	char *mnt = NULL;
+	bool yes = read_record(fd, &mnt) && mnt && union_mounted_on(mnt);
+
+	free(mnt);
+	return yes;
+}
+
+/*
+ * The lock at fd is taken: wait for it while the holder is not a live
+ * mount.  A union that was just unmounted ends its threads before it lets
+ * the lock go, and the command that unmounted it has returned by then: a
+ * mount right after must wait for that, not fail.  A holder in another
+ * mount namespace cannot be seen mounted, so waiting is bounded.
+ * Returns 0 with the lock taken, -EWOULDBLOCK if it stayed taken.
+ */
+static int wait_for_lock(int fd, bool record)
+{
+	struct timespec step = {.tv_nsec = LOCK_WAIT_STEP_NS};
+	int steps = record ? LOCK_WAIT_STEPS_RECORD : LOCK_WAIT_STEPS;
+
+	for (int i = 0; i < steps; i++) {
+		if (record && holder_mounted(fd))
+			return -EWOULDBLOCK;
+		nanosleep(&step, NULL);
+		if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+			return 0;
+		if (errno != EWOULDBLOCK)
+			return -errno;
+	}
+	return -EWOULDBLOCK;
+}
+
 /*
  * The one line that refuses a mount because the directory path (what
  * names it: "workdir", "upper directory"), open at fd, is locked.
@@ -139,7 +239,7 @@ static int refuse(const struct um_config *cfg, const char *what,
 		free(mnt);
 		mnt = NULL;
 	}
-	if (mnt && !strcmp(mnt, cfg->mountpoint))
+	if (mnt && !strcmp(mnt, cfg->mountpoint) && union_mounted_on(mnt))
 		um_errorf(err, errlen,
 			  "%s is already a unionmount mount of upper "
 			  "directory %s (pid %d)",
@@ -161,79 +261,6 @@ static int refuse(const struct um_config *cfg, const char *what,
 }
 
 /*
- * Is path a mount point of a unionmount (fuse.unionmount) in our mount
- * namespace?  Another file system mounted there (a kernel overlay over
- * the same layers, say) is no sign of the holder staying.
- */
-static bool is_union_mountpoint(const char *path)
-{
-	FILE *f = fopen("/proc/self/mountinfo", "re");
-	char *line = NULL;
-	size_t cap = 0;
-	bool found = false;
-
-	if (!f)
-		return true;
-	/* "36 35 98:0 /root /mnt/x rw,...": the fifth field, octal escapes */
-	while (!found && getline(&line, &cap, f) >= 0) {
-		char *p = line, *q;
-		int field;
-
-		for (field = 0; field < 4 && (p = strchr(p, ' ')); field++)
-			p++;
-		if (!p)
-			continue;
-		for (q = p; *p && *p != ' ' && *p != '\n'; q++) {
-			if (p[0] == '\\' && p[1] >= '0' && p[1] <= '3' &&
-			    p[2] >= '0' && p[2] <= '7' && p[3] >= '0' &&
-			    p[3] <= '7') {
-				*q = (char)((p[1] - '0') * 64 + (p[2] - '0') * 8 +
-					    (p[3] - '0'));
-				p += 4;
-			} else {
-				*q = *p++;
-			}
-		}
-		*q = '\0';
-		for (p = line, field = 0; field < 4; field++)
-			p = strchr(p, ' ') + 1;
-		if (strcmp(p, path))
-			continue;
-		p = strstr(p + strlen(p) + 1, " - ");
-		found = p && !strncmp(p + 3, "fuse.unionmount ", 16);
-	}
-	free(line);
-	fclose(f);
-	return found;
-}
-
-/*
- * Is the holder of the directory at fd on its way out, as far as we can
- * tell?  "fusermount3 -u" returns once the kernel let go of the mount, and
- * the daemon then still needs a moment to notice and exit.  An unmount
- * followed at once by a new mount (a restart, a remount, a layer rotated
- * down) must not be refused for that moment.  A work directory's record
- * names the holder's mount point: if it is still mounted, the holder is
- * there to stay.  Without a record (an upper shared under another work
- * directory) we cannot tell, and wait.
- */
-static bool holder_leaving(int fd, bool record)
-{
-	char *mnt = NULL;
-	bool leaving;
-
-	if (!record || !read_record(fd, &mnt))
-		return true;
-	leaving = !is_union_mountpoint(mnt);
-	free(mnt);
-	return leaving;
-}
-
-/* How long a leaving holder is waited for, and how often we look. */
-#define LEAVING_WAIT_MS 10000
-#define LEAVING_POLL_MS 10
-
-/*
  * Lock the directory path into *fdp.  record as for refuse().  A file
  * system without flock() (some network ones) gets a warning: the mount
  * goes ahead, unprotected, as it always did.
@@ -251,22 +278,14 @@ static int lock_dir(const struct um_config *cfg, const char *what,
 			  strerror(errno));
 		return rc;
 	}
-	if (flock(fd, LOCK_EX | LOCK_NB) == 0) {
+	rc = flock(fd, LOCK_EX | LOCK_NB) == 0 ? 0 : -errno;
+	if (rc == -EWOULDBLOCK)
+		rc = wait_for_lock(fd, record);
+	if (rc == 0) {
 		*fdp = fd;
 		return 0;
 	}
-	if (errno == EWOULDBLOCK && holder_leaving(fd, record)) {
-		for (int ms = 0; ms < LEAVING_WAIT_MS; ms += LEAVING_POLL_MS) {
-			usleep(LEAVING_POLL_MS * 1000);
-			if (flock(fd, LOCK_EX | LOCK_NB) == 0) {
-				*fdp = fd;
-				return 0;
-			}
-			if (errno != EWOULDBLOCK)
-				break;
-		}
-	}
-	if (errno == EWOULDBLOCK) {
+	if (rc == -EWOULDBLOCK) {
 		rc = refuse(cfg, what, path, fd, record, err, errlen);
 		close(fd);
 		return rc;
@@ -274,7 +293,7 @@ static int lock_dir(const struct um_config *cfg, const char *what,
 	fprintf(stderr,
 		"unionmount: warning: cannot lock %s %s (%s): a second mount "
 		"of it would not be refused\n",
-		what, path, strerror(errno));
+		what, path, strerror(-rc));
 	close(fd);
 	return 0;
 }

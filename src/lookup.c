@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "index.h"
 #include "ino.h"
 #include "lookup.h"
 #include "markers.h"
@@ -154,6 +155,17 @@ int um_redirect_check(const char *val)
 	return 0;
 }
 
+/* Is marker m, in either namespace, among the xattr names listed? */
+static bool has_marker(const char *names, size_t len, enum um_marker m)
+{
+	for (int ns = 0; ns < UM_NS_COUNT; ns++) {
+		const char *xn = um_marker_name(m, ns);
+		if (memmem(names, len, xn, strlen(xn) + 1))
+			return true;
+	}
+	return false;
+}
+
 /*
  * The redirect of directory dfd/name, met where w->name's component at
  * prelen ends and post follows (the kernel's ovl_check_redirect): an
@@ -161,14 +173,25 @@ int um_redirect_check(const char *val)
  * component.  An absolute redirect also undoes a stop an opaque ancestor
  * on the way set, since it names another place.
  */
-static int check_redirect(struct um_fs *fs, struct walk *w, int dfd,
-			  const char *name, size_t prelen, const char *post)
+static int check_redirect(struct um_fs *fs, struct walk *w, int layer,
+			  int dfd, const char *name, size_t prelen,
+			  const char *post)
 {
 	_cleanup_free_ char *val = NULL;
+	char names[1024];
 	ssize_t len;
 	char *p;
 	int r;
 
+	/*
+	 * Most directories have no xattrs, and few a redirect: one listing
+	 * tells, where asking for the marker in both namespaces takes two.
+	 */
+	len = um_path_listxattr(&UM_PATH(layer, dfd, name), names,
+				sizeof(names));
+	if (len == 0 ||
+	    (len > 0 && !has_marker(names, len, UM_MARK_REDIRECT)))
+		return 0;
 	len = um_marker_get(dfd, name, UM_MARK_REDIRECT, fs->xattr_ns, NULL, 0);
 	if (len == -ENODATA || len == -EOPNOTSUPP)
 		return 0;
@@ -272,7 +295,7 @@ static int probe(struct um_fs *fs, struct walk *w, int layer, int dfd,
 	if (op == UM_OPAQUE)
 		w->stop = true;
 	else if (S_ISDIR(st.st_mode) && !w->last)
-		return check_redirect(fs, w, dfd, name, prelen, "");
+		return check_redirect(fs, w, layer, dfd, name, prelen, "");
 	return 0;
 }
 
@@ -333,7 +356,7 @@ static int walk_path(struct um_fs *fs, struct walk *w, struct um_realdir *root)
 			w->stop = true;
 		} else if (!w->last) {
 			/* What follows the component, in w->name itself. */
-			r = check_redirect(fs, w, dfd, s, prelen,
+			r = check_redirect(fs, w, root->layer, dfd, s, prelen,
 					   w->name + prelen + strlen(s));
 			if (r < 0)
 				break;
@@ -348,6 +371,53 @@ static int walk_path(struct um_fs *fs, struct walk *w, struct um_realdir *root)
 	}
 	close(dfd);
 	return r;
+}
+
+/*
+ * A lower file with several names (lk, its fd open): with the index, all
+ * its names are one inode, keyed by the lower object until it is copied
+ * up, and the copy once its index entry exists (index.h).  Lower objects
+ * that cannot be indexed keep one inode per name.
+ */
+static int lookup_index(struct um_fs *fs, struct um_lookup *lk)
+{
+	char iname[UM_INDEX_NAME_MAX];
+	struct stat st;
+	int fd;
+
+	/*
+	 * Without a writable upper no name is ever copied up alone.  A
+	 * symlink takes no user.* xattr to keep its link count in (rootless):
+	 * its names copy up one by one.
+	 */
+	if (fs->indexfd < 0 ||
+	    (S_ISLNK(lk->st.st_mode) && fs->xattr_ns == UM_NS_USER) ||
+	    um_index_name(lk->fd, iname) < 0) {
+		lk->byname = fs->upper != NULL;
+		return 0;
+	}
+	lk->indexed = true;
+	fd = openat(fs->indexfd, iname, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? 0 : -errno;
+	if (fstat(fd, &st) < 0) {
+		close(fd);
+		return -errno;
+	}
+	/* Not a copy of this object (made by hand?): leave it alone. */
+	if ((st.st_mode & S_IFMT) != (lk->st.st_mode & S_IFMT)) {
+		close(fd);
+		lk->indexed = false;
+		lk->byname = fs->upper != NULL;
+		return 0;
+	}
+	close(lk->fd);
+	lk->fd = fd;
+	lk->st = st;
+	lk->layer = 0;
+	lk->metacopy = false;
+	lk->ino = um_ino_of(fs, 0, fd, "", &st);
+	return 0;
 }
 
 /*
@@ -428,6 +498,11 @@ int um_lookup_name(struct um_fs *fs, struct um_inode *dir, const char *name,
 		r = probe(fs, &w, 0, real.fd, NULL, name, false, 0);
 		if (r < 0)
 			goto fail;
+		/* A name of a copy made through the index. */
+		if (w.nfound && fs->indexfd >= 0 && lk->st.st_nlink > 1 &&
+		    !S_ISDIR(lk->st.st_mode))
+			lk->indexed =
+				um_marker_has(real.fd, name, UM_MARK_NLINK);
 		if (w.nfound && is_metacopy(real.fd, name, &lk->st)) {
 			r = um_lookup_data(fs, dir, name);
 			if (r < 0)
@@ -449,8 +524,15 @@ int um_lookup_name(struct um_fs *fs, struct um_inode *dir, const char *name,
 		if (r < 0)
 			goto fail;
 	}
+	if (!w.nfound) {
+		free(w.name);
+		return -ENOENT;
+	}
+	if (lk->layer != 0 && !S_ISDIR(lk->st.st_mode) && lk->st.st_nlink > 1 &&
+	    (r = lookup_index(fs, lk)) < 0)
+		goto fail;
 	free(w.name);
-	return w.nfound ? 0 : -ENOENT;
+	return 0;
 fail:
 	free(w.name);
 	um_lookup_release(lk);

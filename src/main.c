@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * unionmount: command line, mount, daemonize, session loop.
+ * unionmount: command line, mount, session loop.
  *
  * The first process exits 0 only once the mount is live: it forks at once
  * (daemon.c), and the child locks the layers (lock.c), mounts and reports.
@@ -55,16 +55,16 @@ static char *make_fsname(const struct um_config *cfg)
 
 	if (cfg->fsname)
 		return strdup(cfg->fsname);
-	/* All mount options must fit in one page for the kernel. */
-	if (cfg->source && strlen(cfg->source) <= 1024)
-		return strdup(cfg->source);
 	if (cfg->source)
-		return strdup("unionmount");
-	for (size_t i = 0; i < cfg->nlowers; i++)
-		len += strlen(cfg->lowers[i]) + 1;
+		len += strlen(cfg->source);
+	else
+		for (size_t i = 0; i < cfg->nlowers; i++)
+			len += strlen(cfg->lowers[i]) + 1;
 	/* All mount options must fit in one page for the kernel. */
 	if (len > 1024)
 		return strdup("unionmount");
+	if (cfg->source)
+		return strdup(cfg->source);
 	s = calloc(1, len);
 	if (!s)
 		return NULL;
@@ -259,6 +259,11 @@ int main(int argc, char **argv)
 
 out_unmount:
 	fuse_session_unmount(se);
+	/*
+	 * Nothing touches the layers any more: let a mount that comes right
+	 * after the unmount have them without waiting for our teardown.
+	 */
+	um_lock_release(&lock);
 out_signals:
 	fuse_remove_signal_handlers(se);
 out_session:

@@ -18,6 +18,8 @@ static const char *const marker_names[UM_MARK_COUNT][UM_NS_COUNT] = {
 			       "user.overlay.whiteout" },
 	[UM_MARK_ORIGIN] = { "trusted.unionmount.origin",
 			     "user.unionmount.origin" },
+	[UM_MARK_NLINK] = { "trusted.unionmount.nlink",
+			    "user.unionmount.nlink" },
 	[UM_MARK_OVL_ORIGIN] = { "trusted.overlay.origin",
 				 "user.overlay.origin" },
 };

@@ -604,12 +604,6 @@ static void um_op_write_buf(fuse_req_t req, fuse_ino_t ino,
 	out.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
 	out.buf[0].fd = file_fd(req, fi);
 	out.buf[0].pos = off;
-#ifdef UM_HAVE_KILLPRIV_V2
-	if (fi->kill_suidgid) {
-		n = write_kill_priv(req, ino, &out, in);
-		goto reply;
-	}
-#endif
 	if (cached) {
 		r = um_file_cached_write_begin(FILE_OF(fi), out.buf[0].fd,
 					       &mtime);
@@ -618,16 +612,18 @@ static void um_op_write_buf(fuse_req_t req, fuse_ino_t ino,
 			return;
 		}
 	}
-	n = fuse_buf_copy(&out, in, 0);
+#ifdef UM_HAVE_KILLPRIV_V2
+	if (fi->kill_suidgid)
+		n = write_kill_priv(req, ino, &out, in);
+	else
+#endif
+		n = fuse_buf_copy(&out, in, 0);
 	if (cached) {
 		r = um_file_cached_write_end(FILE_OF(fi), out.buf[0].fd,
 					     &mtime);
 		if (n >= 0 && r < 0)
 			n = r;
 	}
-#ifdef UM_HAVE_KILLPRIV_V2
-reply:
-#endif
 	if (n < 0)
 		fuse_reply_err(req, -n);
 	else

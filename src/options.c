@@ -245,6 +245,7 @@ enum opt_kind {
 	OPT_SQUASH,
 	OPT_XATTR_PERMS,
 	OPT_METACOPY,
+	OPT_INDEX,
 	OPT_REDIRECT_DIR,
 	OPT_TRANSPORT, /* io_uring, passthrough: 0, 1 or auto */
 	OPT_FLAG,	/* static_nlink, noacl, volatile */
@@ -310,6 +311,8 @@ static const struct opt_desc opt_table[] = {
 	{"redirect_dir", OPT_REDIRECT_DIR, ARG_NEEDED, GRP_LAYERS,
 	 "redirect_dir=on|follow|nofollow|off",
 	 "directory renames write redirects; all are followed (on)"},
+	{"index", OPT_INDEX, ARG_NEEDED, GRP_LAYERS, "index=on|off",
+	 "hard links of a lower file stay one file across copy-up (on)"},
 
 	{"timeout", OPT_TIMEOUT, ARG_NEEDED, GRP_SPEED, "timeout=SECONDS",
 	 "kernel cache time of names and attributes (86400)"},
@@ -442,9 +445,8 @@ static const struct opt_desc opt_table[] = {
 	{"defcontext", OPT_NOEFFECT, ARG_ANY, GRP_COMPAT, "defcontext=", NULL},
 	{"rootcontext", OPT_NOEFFECT, ARG_ANY, GRP_COMPAT, "rootcontext=",
 	 NULL},
-	{"index", OPT_NOEFFECT, ARG_ANY, GRP_COMPAT, "index=",
+	{"xino", OPT_NOEFFECT, ARG_ANY, GRP_COMPAT, "xino=",
 	 "kernel overlayfs options: no effect"},
-	{"xino", OPT_NOEFFECT, ARG_ANY, GRP_COMPAT, "xino=", NULL},
 	{"userxattr", OPT_NOEFFECT, ARG_ANY, GRP_COMPAT, NULL, NULL},
 	{"nfs_export", OPT_NOEFFECT, ARG_ANY, GRP_COMPAT, "nfs_export=", NULL},
 };
@@ -737,6 +739,14 @@ static int apply_option(struct um_config *cfg, const char *name,
 					 "bad value for metacopy=: '%s' (on or off)",
 					 value);
 		cfg->metacopy = !strcmp(value, "on");
+		return 0;
+	case OPT_INDEX:
+		/* the kernel's spelling; on is our default */
+		if (strcmp(value, "on") && strcmp(value, "off"))
+			return um_errorf(err, errlen,
+					 "bad value for index=: '%s' (on or off)",
+					 value);
+		cfg->no_index = !strcmp(value, "off");
 		return 0;
 	case OPT_REDIRECT_DIR: {
 		/* the kernel's values, in the order of enum um_redirect_mode */

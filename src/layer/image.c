@@ -786,6 +786,16 @@ static int build(struct image *im)
 				im->layers[i].arg, strerror(errno));
 			return -EINVAL;
 		}
+		/* the export would read the blobs being written */
+		if (S_ISDIR(st.st_mode) &&
+		    layer_inside(im->dir, im->layers[i].arg)) {
+			fprintf(stderr,
+				"unionmount-layer image: %s is inside the "
+				"layer "
+				"%s\n",
+				im->dir, im->layers[i].arg);
+			return -EINVAL;
+		}
 		if (!S_ISDIR(st.st_mode) && !S_ISREG(st.st_mode) &&
 		    !S_ISFIFO(st.st_mode)) {
 			fprintf(stderr,

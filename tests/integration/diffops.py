@@ -615,9 +615,46 @@ class OpGenerator:
     def next(self, snap):
         """One operation over the tree described by snap."""
         self.kinds = snap.kinds()
-        names = sorted(self.WEIGHTS)
-        kind = self.rng.choices(names, [self.WEIGHTS[n] for n in names])[0]
+        self.groups = ino_classes(snap)
+        weights = dict(self.WEIGHTS, **self.HARDLINK_WEIGHTS)
+        names = sorted(weights)
+        kind = self.rng.choices(names, [weights[n] for n in names])[0]
+        if kind in self.HARDLINK_WEIGHTS:
+            return self._gen_hardlink(kind)
         return Op(kind, getattr(self, "_gen_" + kind)())
+
+    # hard links (issue 10 item 3) -------------------------------------
+    # A change through one name of a file with several (lower hard links,
+    # or links made by the "link" op): the other names must follow, with
+    # the kernel's index=on as the reference.
+
+    HARDLINK_WEIGHTS = {
+        "hl_write": 4, "hl_truncate": 1, "hl_chmod": 2, "hl_unlink": 2,
+        "hl_rename": 2, "hl_link": 2,
+    }
+
+    def _hardlink_name(self):
+        """A name of a regular file that has several names, else any file."""
+        names = sorted(p for g in self.groups for p in g
+                       if self.kinds.get(p) == "file")
+        return self.rng.choice(names) if names else self._existing("file")
+
+    def _gen_hardlink(self, kind):
+        """The operation drawn as kind, through a name of a hard link."""
+        name = self._hardlink_name()
+        if kind == "hl_write":
+            if self.rng.random() < 0.5:
+                return Op("append", (name, self._data()))
+            return Op("pwrite", (name, self.rng.randint(0, 5000), self._data()))
+        if kind == "hl_truncate":
+            return Op("truncate", (name, self.rng.choice((0, 3, 4096, 70000))))
+        if kind == "hl_chmod":
+            return Op("chmod", (name, self.rng.choice(FILE_MODES)))
+        if kind == "hl_unlink":
+            return Op("unlink", (name,))
+        if kind == "hl_rename":
+            return Op("rename", (name, self._rename_target(name)))
+        return Op("link", (name, self._fresh(), True))
 
     # path choices -----------------------------------------------------
 

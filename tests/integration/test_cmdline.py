@@ -294,11 +294,11 @@ def compat_options_without_effect_said_once():
     with Union(lowers=1) as u:
         mkfile(u.l(1, 'a'), b'A')
         err = u.mount(opts=['threaded=1', 'context="system_u:object_r:'
-                            'container_file_t:s0:c1,c2"', 'index=off',
+                            'container_file_t:s0:c1,c2"', 'xino=off',
                             'threaded=0', 'nofail'])
         lines = [ln for ln in err.splitlines() if ln.strip()]
         eq(lines, ['unionmount: accepted for compatibility, without effect: '
-                   'threaded,context,index'], 'stderr lines')
+                   'threaded,context,xino'], 'stderr lines')
         eq(read(u.m('a')), b'A', 'content of a')
         write(u.m('b'), b'B')
         eq(read(u.u('b')), b'B', 'upper/b')

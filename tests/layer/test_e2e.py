@@ -4,8 +4,9 @@
 
 An image's life as in a container build: a busybox base layer, three
 "RUN"-like steps each mounted with unionmount, changed (create, overwrite,
-delete, rm -rf and recreate a directory, rename a directory, hard links,
-chmod, chown, xattrs, symlinks, a device node) and committed with
+delete, rm -rf and recreate a directory, rename a directory (also one
+renamed in a step and changed in the next), hard links, chmod, chown,
+xattrs, symlinks, a fifo, a device node) and committed with
 `unionmount-layer commit`; the layers written into an OCI image layout by
 `unionmount-layer image` (twice: byte-identical), pushed with skopeo to a
 private docker-registry this test starts on 127.0.0.1, pulled back with
@@ -230,6 +231,9 @@ def make_base(d):
     os.mkfifo(join(D, 'fifo'), 0o640)
     os.mknod(join(D, 'cdev'), stat.S_IFCHR | 0o620, os.makedev(1, 3))
     mkdir(join(D, 'empty'), 0o711)
+    mkfile(join(D, 'r1/x'), b'x\n')
+    mkfile(join(D, 'r1/sub/y'), b'y\n', mode=0o640)
+    mkfile(join(D, 'r1/sub/z'), b'z\n')
     mkfile(join(D, 'big'), bytes((i * 7) & 0xff for i in range(1 << 20)))
     mkfile(join(D, 'setuid'), b'#!/bin/sh\n', mode=0o4755)
 
@@ -250,6 +254,9 @@ def step1(m):
     os.chown(join(D, 'xa'), 1001, 1002)
     umtest.setx(join(D, 'new'), 'user.new', b'1')
     os.removexattr(join(D, 'xa'), 'user.bin')
+    # a directory renamed in one step and changed in the next: the
+    # redirect sits in a lower layer then
+    os.rename(join(D, 'r1'), join(D, 'r1moved'))
 
 
 def step2(m):
@@ -258,6 +265,10 @@ def step2(m):
     with open(join(D, 'mv/a'), 'ab') as f:
         f.write(b'appended\n')
     mkfile(join(D, 'mv/from2'), b'step 2\n')
+    with open(join(D, 'r1moved/x'), 'ab') as f:
+        f.write(b'x again\n')
+    os.unlink(join(D, 'r1moved/sub/y'))
+    mkfile(join(D, 'r1moved/sub/new'), b'new in a renamed dir\n')
     os.unlink(join(D, 'sl'))
     os.symlink('/bin/busybox', join(D, 'sl2'))
     with open(join(D, 'big'), 'r+b') as f:
@@ -431,7 +442,9 @@ def build_layers():
             u.cleanup()
         if commit:
             new = join(T, 'layers/step%d' % k)
-            layer('commit', '--lowers', ':'.join(layers[::-1]), upper, new)
+            # --workdir: the union's hard-link index is there
+            layer('commit', '--lowers', ':'.join(layers[::-1]),
+                  '--workdir', work, upper, new)
             eq(os.listdir(upper), [], 'upper %d empty after commit' % k)
         else:
             new = upper
@@ -640,7 +653,7 @@ def main():
         os.makedirs(d)
     T = os.path.realpath(tempfile.mkdtemp(prefix='umlayer.',
                                           dir=umtest.TMPBASE))
-    failed = 0
+    sys.stdout.flush()
     pid = os.fork()
     if pid == 0:
         # the child does the work in a private mount namespace
@@ -658,7 +671,11 @@ def main():
     _, status = os.waitpid(pid, 0)
     failed = os.waitstatus_to_exitcode(status)
     for d in created:
-        shutil.rmtree(d, ignore_errors=True)
+        # only if still empty: another run may be using it now
+        try:
+            os.rmdir(d)
+        except OSError:
+            pass
     if os.environ.get('UM_TEST_KEEP') == '1':
         print('# kept %s' % T)
     else:

@@ -22,7 +22,7 @@ import tarfile
 
 import layertest
 from layertest import ok, refused, run
-from umtest import (Fail, case, eq, join, main, mkdir, mkfile, Union,
+from umtest import (case, eq, join, main, mkdir, mkfile, Union,
                     whiteout)
 
 ARCH = {'x86_64': 'amd64', 'aarch64': 'arm64', 'i686': '386',
@@ -296,7 +296,10 @@ def bad_input_refused():
                 (['image', '-o', out, gznotar], 'gzip, not a tar'),
                 (['image', '-o', out, '--config', badcfg, a], 'bad json'),
                 (['image', '-o', out, '--config', arr, a], 'json array'),
-                (['image', '-o', full, a], 'not empty, not a layout')):
+                (['image', '-o', full, a], 'not empty, not a layout'),
+                (['image', '-o', join(full, 'oci'), full],
+                 'output inside a layer'),
+                (['image', '-o', full, full], 'output is a layer')):
             refused(args, what)
         rc, _o, err = run(['image', '-o', out, a],
                           env={'SOURCE_DATE_EPOCH': 'yesterday'})

@@ -380,6 +380,23 @@ static void test_metacopy(void)
 	um_config_release(&cfg);
 }
 
+static void test_index(void)
+{
+	struct um_config cfg;
+
+	um_config_init(&cfg);
+	EXPECT(!cfg.no_index); /* on by default */
+	EXPECT_INT(opts(&cfg, "index=off"), 0);
+	EXPECT(cfg.no_index);
+	EXPECT_INT(opts(&cfg, "index=off,index=on"), 0);
+	EXPECT(!cfg.no_index);
+	EXPECT_INT(opts(&cfg, "index=yes"), -1);
+	EXPECT_STR(err, "bad value for index=: 'yes' (on or off)");
+	EXPECT_INT(opts(&cfg, "index"), -1);
+	EXPECT_STR(err, "option 'index' needs a value (index=...)");
+	um_config_release(&cfg);
+}
+
 static void test_redirect_dir(void)
 {
 	struct um_config cfg;
@@ -547,6 +564,7 @@ static void test_ignored(void)
 		"volatile",
 		"writeback=0",
 		"metacopy=off",
+		"index=off",
 	};
 	/* Accepted without effect: named in cfg.noeffect, for main.c. */
 	static const char *const noeffect[][2] = {
@@ -558,7 +576,6 @@ static void test_ignored(void)
 		{"fscontext=x", "fscontext"},
 		{"defcontext=x", "defcontext"},
 		{"rootcontext=x", "rootcontext"},
-		{"index=off", "index"},
 		{"xino=auto", "xino"},
 		{"userxattr", "userxattr"},
 		{"nfs_export=off", "nfs_export"},
@@ -591,11 +608,11 @@ static void test_ignored(void)
 		EXPECT(cfg.fuse_opts == NULL);
 	}
 	/* Each named once, in the order first given. */
-	EXPECT_INT(opts(&cfg, "index=off,threaded=1,index=on,ro"), 0);
+	EXPECT_INT(opts(&cfg, "xino=off,threaded=1,xino=on,ro"), 0);
 	EXPECT_INT(um_options_parse(&cfg, "context=a,threaded=0", err,
 				    sizeof(err)),
 		   0);
-	EXPECT_STR(cfg.noeffect, "index,threaded,context");
+	EXPECT_STR(cfg.noeffect, "xino,threaded,context");
 	/* All at once, among real ones. */
 	EXPECT_INT(opts(&cfg,
 			"defaults,nofail,ro,x-systemd.requires=/x,_netdev,"
@@ -1000,6 +1017,7 @@ int main(int argc, char **argv)
 	test_fsname();
 	test_whiteout();
 	test_metacopy();
+	test_index();
 	test_redirect_dir();
 	test_transport();
 	test_timeout();
