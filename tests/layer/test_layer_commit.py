@@ -62,11 +62,7 @@ def commit_and_continue(kernel, rename):
             eq(read(os.path.join(new, n)), data * 100000, 'data in layer')
         p = os.path.join(new, 'capped')
         eq(oct(os.stat(p).st_mode), '0o104755', 'setuid kept')
-        # (unionmount's metacopy copy-up itself drops the capability
-        # today; the view compared below is what the union showed)
-        if kernel:
-            check('security.capability' in os.listxattr(p),
-                  'capability kept')
+        check('security.capability' in os.listxattr(p), 'capability kept')
         # continue: the new layer on top of the old lowers
         u.lowers.insert(0, new)
         u.snap = None
