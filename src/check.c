@@ -64,6 +64,17 @@ static bool is_below(const char *a, const char *b)
  * Replace *path by its canonical form, which must be a directory; *id gets
  * its identity.  what names the path in messages ("lower directory").
  */
+
+/*
+ * The error a FUSE mount point gives once its daemon is gone: ENOTCONN,
+ * or ECONNABORTED where the connection asked the kernel to tell an abort
+ * apart (FUSE_ABORT_ERROR, which newer libfuse negotiates).
+ */
+static bool dead_fuse_errno(int err)
+{
+	return err == ENOTCONN || err == ECONNABORTED;
+}
+
 static int resolve_dir(char **path, const char *what, struct dir_id *id,
 		       char *err, size_t errlen)
 {
@@ -82,7 +93,7 @@ static int resolve_dir(char **path, const char *what, struct dir_id *id,
 					 "%s %s is not a directory", what,
 					 *path);
 		/* Left behind by a daemon that was killed. */
-		if (errno == ENOTCONN)
+		if (dead_fuse_errno(errno))
 			return um_errorf(err, errlen,
 					 "%s %s is a dead FUSE mount; unmount it first: fusermount3 -u %s",
 					 what, *path, *path);
@@ -90,7 +101,7 @@ static int resolve_dir(char **path, const char *what, struct dir_id *id,
 				 strerror(errno));
 	}
 	if (stat(real, &st) < 0) {
-		if (errno == ENOTCONN)
+		if (dead_fuse_errno(errno))
 			um_errorf(err, errlen,
 				  "%s %s is a dead FUSE mount; unmount it first: fusermount3 -u %s",
 				  what, *path, real);
