@@ -10,9 +10,9 @@
 #include "unionmount.h"
 
 enum {
-	UM_COPYUP_NODATA = 1 << 0,	/* the caller truncates to 0 anyway */
-	UM_COPYUP_META = 1 << 1,	/* only metadata will change: with
-					 * metacopy=on the data may stay below */
+	UM_COPYUP_NODATA = 1 << 0, /* the caller truncates to 0 anyway */
+	UM_COPYUP_META = 1 << 1,   /* only metadata will change: with
+				    * metacopy=on the data may stay below */
 };
 
 /* Make sure inode (and its ancestors) are in the upper.  0 or -errno. */

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* Namespace changes: create, mkdir, mknod, symlink, link, unlink, rmdir, rename. */
+/* Namespace changes: create, mkdir, mknod, symlink, link, unlink, rmdir,
+ * rename. */
 #ifndef UM_DIR_H
 #define UM_DIR_H
 
@@ -15,12 +16,12 @@ struct um_cred {
 };
 
 struct um_new {
-	mode_t mode;		/* type and permission bits */
-	dev_t rdev;		/* mknod */
-	const char *target;	/* symlink */
-	struct um_inode *link;	/* link: the existing inode */
-	int open_flags;		/* create: flags of the open */
-	int fd;			/* create: out, the open file */
+	mode_t mode;	       /* type and permission bits */
+	dev_t rdev;	       /* mknod */
+	const char *target;    /* symlink */
+	struct um_inode *link; /* link: the existing inode */
+	int open_flags;	       /* create: flags of the open */
+	int fd;		       /* create: out, the open file */
 };
 
 /* Make a new object; on success *out is its inode with one reference. */

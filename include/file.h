@@ -10,14 +10,14 @@
 #include "unionmount.h"
 
 struct um_file {
-	struct um_inode *inode;	/* kept alive by the kernel while open */
+	struct um_inode *inode; /* kept alive by the kernel while open */
 	int flags;		/* real open flags */
 	pthread_mutex_t lock;	/* protects the fields below */
 	int fd;
-	int oldfd;		/* the lower fd replaced after copy-up */
-	bool upper;		/* fd is on the upper object */
-	int backing_id;		/* reads and writes pass through to this
-				 * backing file (immutable), or 0 */
+	int oldfd;	/* the lower fd replaced after copy-up */
+	bool upper;	/* fd is on the upper object */
+	int backing_id; /* reads and writes pass through to this
+			 * backing file (immutable), or 0 */
 };
 
 /* Real open flags for flags the kernel passed. */

@@ -13,10 +13,10 @@
 #include <stdint.h>
 
 #define UM_IDMAP_MAX 64
-#define UM_OVERFLOW_ID 65534	/* shown for a host id outside the map */
+#define UM_OVERFLOW_ID 65534 /* shown for a host id outside the map */
 
 struct um_idmap {
-	unsigned n;		/* 0: identity */
+	unsigned n; /* 0: identity */
 	struct {
 		uint32_t container, host, len;
 	} e[UM_IDMAP_MAX];
@@ -27,7 +27,6 @@ int um_idmap_parse(struct um_idmap *map, const char *s);
 /* Host id stored in a layer to the id shown. */
 uint32_t um_idmap_to_container(const struct um_idmap *map, uint32_t host);
 /* Shown id to the host id to store; false if it has no host id. */
-bool um_idmap_to_host(const struct um_idmap *map, uint32_t id,
-		      uint32_t *host);
+bool um_idmap_to_host(const struct um_idmap *map, uint32_t id, uint32_t *host);
 
 #endif

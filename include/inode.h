@@ -25,7 +25,8 @@ void um_inode_unref(struct um_fs *fs, struct um_inode *inode, uint64_t n);
 
 static inline struct um_inode *um_inode_of(struct um_fs *fs, fuse_ino_t ino)
 {
-	return ino == FUSE_ROOT_ID ? fs->root : (struct um_inode *)(uintptr_t)ino;
+	return ino == FUSE_ROOT_ID ? fs->root
+				   : (struct um_inode *)(uintptr_t)ino;
 }
 static inline fuse_ino_t um_nodeid(struct um_fs *fs, struct um_inode *inode)
 {

@@ -11,21 +11,21 @@
 
 /* Lookup state: what a name resolves to, travels into um_inode_get(). */
 struct um_lookup {
-	int layer;		/* topmost layer of the object */
-	int fd;			/* O_PATH on it, owned */
-	struct stat st;		/* its lstat */
-	uint64_t ino;		/* st_ino to show; 0: not read yet (an upper
-				 * object's origin xattr costs calls: read
-				 * only when no inode has it already) */
-	int ino_dirfd;		/* with ino 0: the upper directory */
+	int layer;		   /* topmost layer of the object */
+	int fd;			   /* O_PATH on it, owned */
+	struct stat st;		   /* its lstat */
+	uint64_t ino;		   /* st_ino to show; 0: not read yet (an upper
+				    * object's origin xattr costs calls: read
+				    * only when no inode has it already) */
+	int ino_dirfd;		   /* with ino 0: the upper directory */
 	struct um_realdir *lowers; /* dirs: lower parts, fds owned */
 	int nlowers;
-	char *redirect;		/* dirs: the upper's redirect xattr, or NULL */
-	bool metacopy;		/* an upper file whose data is below */
-	bool byname;		/* a lower hard link that is not indexed:
-				 * each name is an inode of its own */
-	bool indexed;		/* shares its inode with its other names
-				 * through the index (see um_inode.indexed) */
+	char *redirect; /* dirs: the upper's redirect xattr, or NULL */
+	bool metacopy;	/* an upper file whose data is below */
+	bool byname;	/* a lower hard link that is not indexed:
+			 * each name is an inode of its own */
+	bool indexed;	/* shares its inode with its other names
+			 * through the index (see um_inode.indexed) */
 };
 
 /* Names that never reach the layers: too long, or our own markers. */

@@ -25,21 +25,21 @@ enum um_xattr_ns {
 };
 
 enum um_marker {
-	UM_MARK_OPAQUE,		/* overlay.opaque: "y" hides the layers
-				 * below, "x" holds xattr whiteouts */
-	UM_MARK_REDIRECT,	/* overlay.redirect: where a renamed
-				 * directory's lower parts are */
-	UM_MARK_METACOPY,	/* overlay.metacopy: an upper file whose
-				 * data is still the lower file's */
-	UM_MARK_WHITEOUT,	/* overlay.whiteout: a zero-size file that
-				 * is a whiteout (in an "x" directory) */
-	UM_MARK_ORIGIN,		/* unionmount.origin: the 8-byte st_ino a
-				 * copied-up object keeps */
-	UM_MARK_NLINK,		/* unionmount.nlink: the merged link count
-				 * of a hard link copied up through the
-				 * index (index.h) */
-	UM_MARK_OVL_ORIGIN,	/* overlay.origin: the kernel's file handle
-				 * of the lower object a copy-up came from */
+	UM_MARK_OPAQUE,	    /* overlay.opaque: "y" hides the layers
+			     * below, "x" holds xattr whiteouts */
+	UM_MARK_REDIRECT,   /* overlay.redirect: where a renamed
+			     * directory's lower parts are */
+	UM_MARK_METACOPY,   /* overlay.metacopy: an upper file whose
+			     * data is still the lower file's */
+	UM_MARK_WHITEOUT,   /* overlay.whiteout: a zero-size file that
+			     * is a whiteout (in an "x" directory) */
+	UM_MARK_ORIGIN,	    /* unionmount.origin: the 8-byte st_ino a
+			     * copied-up object keeps */
+	UM_MARK_NLINK,	    /* unionmount.nlink: the merged link count
+			     * of a hard link copied up through the
+			     * index (index.h) */
+	UM_MARK_OVL_ORIGIN, /* overlay.origin: the kernel's file handle
+			     * of the lower object a copy-up came from */
 	UM_MARK_COUNT,
 };
 

@@ -20,13 +20,14 @@ enum um_whiteout_mode {
 	UM_WHITEOUT_OCI,
 };
 
-/* redirect_dir=, the kernel's modes (Documentation/filesystems/overlayfs.rst) */
+/* redirect_dir=, the kernel's modes (Documentation/filesystems/overlayfs.rst)
+ */
 enum um_redirect_mode {
-	UM_REDIRECT_ON = 0,	/* written on directory renames, followed */
-	UM_REDIRECT_FOLLOW,	/* followed, never written: renames EXDEV */
-	UM_REDIRECT_NOFOLLOW,	/* neither: a redirected lookup is EPERM */
-	UM_REDIRECT_OFF,	/* never written; followed, as the kernel's
-				 * default redirect_always_follow=Y does */
+	UM_REDIRECT_ON = 0,   /* written on directory renames, followed */
+	UM_REDIRECT_FOLLOW,   /* followed, never written: renames EXDEV */
+	UM_REDIRECT_NOFOLLOW, /* neither: a redirected lookup is EPERM */
+	UM_REDIRECT_OFF,      /* never written; followed, as the kernel's
+			       * default redirect_always_follow=Y does */
 };
 
 /*
@@ -95,8 +96,8 @@ struct um_config {
 	/* uidmapping=, gidmapping=: owners stored below vs. shown. */
 	struct um_idmap uidmap, gidmap;
 	enum um_xattr_perms xattr_permissions;
-	bool static_nlink;	/* every directory shows st_nlink 1 */
-	bool noacl;		/* no POSIX ACL support */
+	bool static_nlink; /* every directory shows st_nlink 1 */
+	bool noacl;	   /* no POSIX ACL support */
 	/* squash_to_root / squash_to_uid= / squash_to_gid=; -1: not set. */
 	long long squash_uid, squash_gid;
 	/*
@@ -107,7 +108,8 @@ struct um_config {
 	int passthrough;
 };
 
-/* Zero the struct and set the defaults (default_permissions on, timeout 86400). */
+/* Zero the struct and set the defaults (default_permissions on, timeout 86400).
+ */
 void um_config_init(struct um_config *cfg);
 /* Free everything the struct owns. */
 void um_config_release(struct um_config *cfg);
@@ -143,7 +145,8 @@ int um_cmdline_parse(struct um_config *cfg, int argc, char **argv, char *err,
 /* --help: every option of the table, grouped, one line each. */
 void um_usage(FILE *out, const char *prog);
 
-/* The name of option i of the parser's table ("x-*" for the x- prefix), NULL past the end. */
+/* The name of option i of the parser's table ("x-*" for the x- prefix), NULL
+ * past the end. */
 const char *um_option_name(size_t i);
 
 /*

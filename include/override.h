@@ -22,9 +22,9 @@
 struct um_override {
 	uid_t uid;
 	gid_t gid;
-	mode_t mode;	/* permission bits, and S_IFMT where the type was
-			 * given (0 there otherwise) */
-	dev_t rdev;	/* for a block or character device */
+	mode_t mode; /* permission bits, and S_IFMT where the type was
+		      * given (0 there otherwise) */
+	dev_t rdev;  /* for a block or character device */
 };
 
 /* Longest value um_override_format() writes, with its NUL. */

@@ -10,11 +10,11 @@
 
 struct um_dirent {
 	char *name;
-	uint64_t off;		/* its place: a function of the name alone */
+	uint64_t off; /* its place: a function of the name alone */
 	uint64_t ino;
-	unsigned char type;	/* DT_* */
-	dev_t dev;		/* the real object it shows (0 for . and ..): */
-	ino_t real_ino;		/* its inode, if known, is found by these */
+	unsigned char type; /* DT_* */
+	dev_t dev;	    /* the real object it shows (0 for . and ..): */
+	ino_t real_ino;	    /* its inode, if known, is found by these */
 };
 
 /*
@@ -28,8 +28,8 @@ struct um_dirent {
  * once.  That is what lets readdir keep no state per open directory.
  */
 struct um_listing {
-	unsigned refs;		/* atomic */
-	uint64_t version;	/* of the directory when it was made */
+	unsigned refs;	  /* atomic */
+	uint64_t version; /* of the directory when it was made */
 	struct um_dirent *ents;
 	size_t n;
 };

@@ -22,7 +22,7 @@
 #include <xxhash.h>
 
 /* Name and key tables hash with xxHash. */
-#define HASH_FUNCTION(keyptr, keylen, hashv) \
+#define HASH_FUNCTION(keyptr, keylen, hashv)                                   \
 	((hashv) = (unsigned)XXH3_64bits((keyptr), (keylen)))
 #include <uthash.h>
 
@@ -32,18 +32,18 @@
 /* One layer of the union.  Index 0 is the upper when there is one. */
 struct um_layer {
 	int idx;
-	int fd;			/* O_PATH|O_DIRECTORY on the layer root */
-	char *path;		/* canonical, for messages */
+	int fd;	    /* O_PATH|O_DIRECTORY on the layer root */
+	char *path; /* canonical, for messages */
 	dev_t dev;
-	unsigned fsid;		/* index among the distinct st_dev of layers */
+	unsigned fsid; /* index among the distinct st_dev of layers */
 	bool upper;
 };
 
 /* A merged directory's part in one lower layer. */
 struct um_realdir {
 	int layer;
-	int fd;			/* O_PATH|O_DIRECTORY */
-	bool xwhiteouts;	/* overlay.opaque="x": may hold xattr whiteouts */
+	int fd;		 /* O_PATH|O_DIRECTORY */
+	bool xwhiteouts; /* overlay.opaque="x": may hold xattr whiteouts */
 	/*
 	 * Its names, read on the first miss there: lower layers never
 	 * change.  Set once (atomic compare-and-swap), freed with the inode.
@@ -68,11 +68,11 @@ struct um_key {
 struct um_inode {
 	/* protected by fs->table_lock */
 	struct um_key key;
-	uint64_t refs;		/* kernel lookups + internal references */
-	bool hashed;		/* in the table: lookups may find it */
+	uint64_t refs; /* kernel lookups + internal references */
+	bool hashed;   /* in the table: lookups may find it */
 	UT_hash_handle hh;
 
-	mode_t type;		/* S_IFMT bits, immutable */
+	mode_t type; /* S_IFMT bits, immutable */
 
 	/*
 	 * Regular files under the writeback cache: held across a page
@@ -80,15 +80,15 @@ struct um_inode {
 	 * change of the times, so one never undoes the other (file.c).
 	 */
 	pthread_mutex_t times_lock;
-	pthread_mutex_t lock;	/* protects the fields below, except where
-				 * a field says otherwise */
-	uint64_t ino;		/* st_ino shown to the kernel; changes only
-				 * when a hard-linked lower file is copied up
-				 * (a store under lock), never for a
-				 * directory, whose number is read without
-				 * it; atomic loads under fs->table_lock
-				 * (um_inode_cached_ino) */
-	int layer;		/* topmost layer holding the object */
+	pthread_mutex_t lock; /* protects the fields below, except where
+			       * a field says otherwise */
+	uint64_t ino;	      /* st_ino shown to the kernel; changes only
+			       * when a hard-linked lower file is copied up
+			       * (a store under lock), never for a
+			       * directory, whose number is read without
+			       * it; atomic loads under fs->table_lock
+			       * (um_inode_cached_ino) */
+	int layer;	      /* topmost layer holding the object */
 	/*
 	 * Directories: O_PATH on the topmost real directory, never closed
 	 * while the inode lives.  Non-directories hold no fd (a tree may
@@ -99,18 +99,18 @@ struct um_inode {
 	 */
 	int fd;
 	struct um_inode *parent; /* holds a reference; NULL for the root */
-	char *name;		/* one of its names in parent */
-	bool unlinked;		/* its lower object was whited out */
+	char *name;		 /* one of its names in parent */
+	bool unlinked;		 /* its lower object was whited out */
 	/*
 	 * A lower file with several names that copies up through the index,
 	 * or its copy: all its names are this inode, and once in the upper
 	 * fd stays pinned on the copy (a name of it may exist only below).
 	 */
 	bool indexed;
-	bool metacopy;		/* in the upper without its data, which is
-				 * the lower file of the same name (atomic
-				 * reads outside the lock) */
-	unsigned nopen;		/* open files: keep it reachable on unlink */
+	bool metacopy;	/* in the upper without its data, which is
+			 * the lower file of the same name (atomic
+			 * reads outside the lock) */
+	unsigned nopen; /* open files: keep it reachable on unlink */
 	/*
 	 * FUSE passthrough (file.c): the kernel lets an inode's open files
 	 * either all pass through to one backing file or all use its page
@@ -119,20 +119,20 @@ struct um_inode {
 	 */
 	unsigned npassthrough, ncached;
 	int backing_id;
-	bool no_caps;		/* known to have no security.capability: the
-				 * kernel asks before every write (atomic,
-				 * without the lock) */
+	bool no_caps; /* known to have no security.capability: the
+		       * kernel asks before every write (atomic,
+		       * without the lock) */
 	/* directories only; lowers never change once the inode exists */
 	struct um_realdir *lowers; /* lower parts, topmost first; when the
 				    * directory is not in the upper, fd is
 				    * lowers[0].fd */
 	int nlowers;
-	char *redirect;		/* the upper's redirect xattr (read at
-				 * lookup or written by a rename), or NULL:
-				 * the next rename writes what the kernel
-				 * would */
-	uint64_t dir_version;	/* bumped by every change of its entries;
-				 * atomic */
+	char *redirect;		    /* the upper's redirect xattr (read at
+				     * lookup or written by a rename), or NULL:
+				     * the next rename writes what the kernel
+				     * would */
+	uint64_t dir_version;	    /* bumped by every change of its entries;
+				     * atomic */
 	struct um_listing *listing; /* cached merged listing, or NULL */
 };
 
@@ -161,7 +161,7 @@ struct um_fs {
 	struct um_config *cfg;
 	struct um_layer *layers;
 	int nlayers;
-	struct um_layer *upper;	/* NULL for a read-only union */
+	struct um_layer *upper; /* NULL for a read-only union */
 	int workfd;		/* O_PATH on the work directory, or -1 */
 	int indexfd;		/* O_PATH on the hard-link index (index.h),
 				 * or -1: index=off or no upper */
@@ -169,25 +169,25 @@ struct um_fs {
 	bool can_mknod;		/* char 0:0 whiteouts can be made in upper */
 	bool can_chown;		/* we may give files to other owners */
 	const char *override_xattr; /* owner/mode/type overrides (see
-				 * override.h) are read from it, or NULL */
-	bool override_always;	/* xattr_permissions=: owner and mode go to
-				 * the override, never to the real object */
-	enum um_xattr_ns xattr_ns; /* the namespace of the markers we write */
+				     * override.h) are read from it, or NULL */
+	bool override_always;	    /* xattr_permissions=: owner and mode go to
+				     * the override, never to the real object */
+	enum um_xattr_ns xattr_ns;  /* the namespace of the markers we write */
 	enum um_whiteout_mode whiteout;
 	double timeout;
-	bool fsync;		/* fsync copy-ups before they become visible */
+	bool fsync; /* fsync copy-ups before they become visible */
 	bool redirect_follow_read; /* redirects in layers are followed */
-	bool redirect_create;	/* directory renames write redirects (else
-				 * those with lower parts fail EXDEV) */
-	bool writeback;		/* the kernel caches writes (it may read
-				 * pages of a file opened write-only) */
-	bool no_opendir;	/* the kernel may read directories unopened */
-	bool passthrough;	/* open files may pass through to the real
-				 * file (FUSE passthrough, root only) */
-	atomic_ulong tmpseq;	/* names of temporary files in workdir */
+	bool redirect_create;	   /* directory renames write redirects (else
+				    * those with lower parts fail EXDEV) */
+	bool writeback;		   /* the kernel caches writes (it may read
+				    * pages of a file opened write-only) */
+	bool no_opendir;     /* the kernel may read directories unopened */
+	bool passthrough;    /* open files may pass through to the real
+			      * file (FUSE passthrough, root only) */
+	atomic_ulong tmpseq; /* names of temporary files in workdir */
 
 	pthread_mutex_t table_lock;
-	struct um_inode *table;	/* by key; protected by table_lock */
+	struct um_inode *table; /* by key; protected by table_lock */
 	struct um_inode *root;
 
 	/*
@@ -195,7 +195,7 @@ struct um_fs {
 	 * contents or listing) changed behind its back.  Set by ops.c.
 	 */
 	void (*notify)(struct um_fs *fs, struct um_inode *inode, bool data);
-	void *session;		/* the FUSE session, for notify */
+	void *session; /* the FUSE session, for notify */
 };
 
 #endif

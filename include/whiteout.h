@@ -24,8 +24,8 @@ bool um_has_oci_whiteout(int dirfd, const char *name);
 
 enum um_opaque {
 	UM_NOT_OPAQUE = 0,
-	UM_OPAQUE,		/* hides every lower layer below */
-	UM_XWHITEOUTS,		/* not opaque, may contain xattr whiteouts */
+	UM_OPAQUE,     /* hides every lower layer below */
+	UM_XWHITEOUTS, /* not opaque, may contain xattr whiteouts */
 };
 /* Opaque state of the directory p. */
 enum um_opaque um_dir_opaque(const struct um_path *p);

@@ -7,13 +7,12 @@
 
 #include "unionmount.h"
 
-ssize_t um_xattr_get(struct um_fs *fs, struct um_inode *inode,
-		     const char *name, void *buf, size_t size);
+ssize_t um_xattr_get(struct um_fs *fs, struct um_inode *inode, const char *name,
+		     void *buf, size_t size);
 ssize_t um_xattr_list(struct um_fs *fs, struct um_inode *inode, char *buf,
 		      size_t size);
 int um_xattr_set(struct um_fs *fs, struct um_inode *inode, const char *name,
 		 const void *val, size_t size, int flags);
-int um_xattr_remove(struct um_fs *fs, struct um_inode *inode,
-		    const char *name);
+int um_xattr_remove(struct um_fs *fs, struct um_inode *inode, const char *name);
 
 #endif

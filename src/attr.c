@@ -24,12 +24,12 @@
 /* The owner shown: squashed, or mapped from the id stored below. */
 static void show_owner(const struct um_config *cfg, struct stat *st)
 {
-	st->st_uid = cfg->squash_uid >= 0 ?
-		(uid_t)cfg->squash_uid :
-		um_idmap_to_container(&cfg->uidmap, st->st_uid);
-	st->st_gid = cfg->squash_gid >= 0 ?
-		(gid_t)cfg->squash_gid :
-		um_idmap_to_container(&cfg->gidmap, st->st_gid);
+	st->st_uid = cfg->squash_uid >= 0
+			     ? (uid_t)cfg->squash_uid
+			     : um_idmap_to_container(&cfg->uidmap, st->st_uid);
+	st->st_gid = cfg->squash_gid >= 0
+			     ? (gid_t)cfg->squash_gid
+			     : um_idmap_to_container(&cfg->gidmap, st->st_gid);
 }
 
 int um_attr_get(struct um_fs *fs, struct um_inode *inode, struct stat *st)
@@ -70,8 +70,8 @@ int um_attr_get(struct um_fs *fs, struct um_inode *inode, struct stat *st)
 	show_owner(fs->cfg, st);
 	/* Like the kernel: a merged directory's link count is unknown. */
 	if (S_ISDIR(st->st_mode) &&
-	    (fs->cfg->static_nlink ||
-	     (layer == 0 && inode->nlowers > 0) || inode->nlowers > 1))
+	    (fs->cfg->static_nlink || (layer == 0 && inode->nlowers > 0) ||
+	     inode->nlowers > 1))
 		st->st_nlink = 1;
 	/* A lower object hidden by a whiteout has no name left. */
 	if (unlinked && layer != 0)
@@ -107,11 +107,12 @@ static int set_owner_mode(struct um_fs *fs, struct um_inode *inode,
 		if (have < 0)
 			return have;
 	}
-	if (!have && !fs->override_always && (valid & (UM_SET_UID | UM_SET_GID))) {
+	if (!have && !fs->override_always &&
+	    (valid & (UM_SET_UID | UM_SET_GID))) {
 		r = um_path_chown(obj, uid, gid);
 		if (r < 0 && !um_override_refused(fs, r))
 			return r;
-		have = r < 0 ? -1 : 0;	/* -1: refused, record it */
+		have = r < 0 ? -1 : 0; /* -1: refused, record it */
 	}
 	if (!have && !fs->override_always) {
 		if (!(valid & UM_SET_MODE))
@@ -121,11 +122,11 @@ static int set_owner_mode(struct um_fs *fs, struct um_inode *inode,
 		return um_path_chmod(obj, attr->st_mode & 07777);
 	}
 	if (have <= 0)
-		ov = (struct um_override){ .uid = real.st_uid,
-					   .gid = real.st_gid,
-					   .mode = real.st_mode };
+		ov = (struct um_override){.uid = real.st_uid,
+					  .gid = real.st_gid,
+					  .mode = real.st_mode};
 	else if (!(ov.mode & S_IFMT))
-		ov.mode |= real.st_mode & S_IFMT;	/* say it, now */
+		ov.mode |= real.st_mode & S_IFMT; /* say it, now */
 	if (valid & UM_SET_UID)
 		ov.uid = uid;
 	if (valid & UM_SET_GID)
@@ -138,7 +139,8 @@ static int set_owner_mode(struct um_fs *fs, struct um_inode *inode,
 	 */
 	if (!fs->override_always && (valid & UM_SET_MODE) &&
 	    !S_ISLNK(real.st_mode)) {
-		mode_t keep = S_ISDIR(real.st_mode) ? S_IRWXU : S_IRUSR | S_IWUSR;
+		mode_t keep =
+			S_ISDIR(real.st_mode) ? S_IRWXU : S_IRUSR | S_IWUSR;
 		r = um_path_chmod(obj, (attr->st_mode & 0777) | keep);
 		if (r < 0)
 			return r;
@@ -233,8 +235,8 @@ static int set_attr(struct um_fs *fs, struct um_inode *inode,
 	}
 	if (valid & (UM_SET_ATIME | UM_SET_MTIME | UM_SET_ATIME_NOW |
 		     UM_SET_MTIME_NOW)) {
-		struct timespec ts[2] = {
-			{ .tv_nsec = UTIME_OMIT }, { .tv_nsec = UTIME_OMIT } };
+		struct timespec ts[2] = {{.tv_nsec = UTIME_OMIT},
+					 {.tv_nsec = UTIME_OMIT}};
 		if (valid & UM_SET_ATIME_NOW)
 			ts[0].tv_nsec = UTIME_NOW;
 		else if (valid & UM_SET_ATIME)
@@ -262,7 +264,8 @@ int um_attr_set(struct um_fs *fs, struct um_inode *inode,
 		return -EROFS;
 	switch (time_writeback(inode, attr, valid)) {
 	case TIMES_GONE:
-		/* Nothing can see it any more: what the kernel knows will do. */
+		/* Nothing can see it any more: what the kernel knows will do.
+		 */
 		memset(out, 0, sizeof(*out));
 		out->st_ino = inode->ino;
 		out->st_mode = inode->type;

@@ -95,7 +95,8 @@ static int resolve_dir(char **path, const char *what, struct dir_id *id,
 		/* Left behind by a daemon that was killed. */
 		if (dead_fuse_errno(errno))
 			return um_errorf(err, errlen,
-					 "%s %s is a dead FUSE mount; unmount it first: fusermount3 -u %s",
+					 "%s %s is a dead FUSE mount; unmount "
+					 "it first: fusermount3 -u %s",
 					 what, *path, *path);
 		return um_errorf(err, errlen, "%s %s: %s", what, *path,
 				 strerror(errno));
@@ -103,7 +104,8 @@ static int resolve_dir(char **path, const char *what, struct dir_id *id,
 	if (stat(real, &st) < 0) {
 		if (dead_fuse_errno(errno))
 			um_errorf(err, errlen,
-				  "%s %s is a dead FUSE mount; unmount it first: fusermount3 -u %s",
+				  "%s %s is a dead FUSE mount; unmount it "
+				  "first: fusermount3 -u %s",
 				  what, *path, real);
 		else
 			um_errorf(err, errlen, "%s %s: %s", what, *path,

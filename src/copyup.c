@@ -53,10 +53,10 @@ static int copy_data(int src, int dst, off_t size, bool flush)
 		data = lseek(src, data, SEEK_DATA);
 		if (data < 0) {
 			if (errno == ENXIO)
-				break;	/* only a hole is left */
+				break; /* only a hole is left */
 			if (errno != EINVAL)
 				return -errno;
-			data = 0;	/* no SEEK_DATA: copy it all */
+			data = 0; /* no SEEK_DATA: copy it all */
 			hole = size;
 		} else {
 			hole = lseek(src, data, SEEK_HOLE);
@@ -65,10 +65,11 @@ static int copy_data(int src, int dst, off_t size, bool flush)
 		}
 		while (data < hole) {
 			loff_t in = data, out = data;
-			size_t want = hole - data < COPY_CHUNK ?
-				      (size_t)(hole - data) : COPY_CHUNK;
-			ssize_t n = copy_file_range(src, &in, dst, &out, want,
-						    0);
+			size_t want = hole - data < COPY_CHUNK
+					      ? (size_t)(hole - data)
+					      : COPY_CHUNK;
+			ssize_t n =
+				copy_file_range(src, &in, dst, &out, want, 0);
 			if (n < 0 && (errno == EXDEV || errno == EINVAL ||
 				      errno == EOPNOTSUPP || errno == ENOSYS)) {
 				if (!buf && !(buf = malloc(COPY_BUF)))
@@ -82,7 +83,7 @@ static int copy_data(int src, int dst, off_t size, bool flush)
 			if (n < 0)
 				return -errno;
 			if (n == 0)
-				break;	/* the file shrank under us */
+				break; /* the file shrank under us */
 			if (flush)
 				sync_file_range(dst, data, n,
 						SYNC_FILE_RANGE_WRITE);
@@ -102,7 +103,7 @@ static int copy_xattrs(const struct um_path *src, const struct um_path *dst)
 	int r;
 
 	if (len <= 0)
-		return 0;	/* none, or not supported there */
+		return 0; /* none, or not supported there */
 	names = malloc(len);
 	if (!names)
 		return -ENOMEM;
@@ -139,8 +140,8 @@ static int copy_xattrs(const struct um_path *src, const struct um_path *dst)
 
 /* A file capability, kept across a change that clears it (caps_get/set). */
 struct caps {
-	char val[64];	/* a VFS_CAP_REVISION_3 value is 24 bytes */
-	size_t len;	/* 0: none */
+	char val[64]; /* a VFS_CAP_REVISION_3 value is 24 bytes */
+	size_t len;   /* 0: none */
 };
 
 static int caps_get(const struct um_path *p, struct caps *c)
@@ -179,7 +180,9 @@ static int copy_caps(const struct um_path *src, const struct um_path *dst)
 static int copy_owner(struct um_fs *fs, const char *tmp, const struct stat *st)
 {
 	struct um_override ov = {
-		.uid = st->st_uid, .gid = st->st_gid, .mode = st->st_mode,
+		.uid = st->st_uid,
+		.gid = st->st_gid,
+		.mode = st->st_mode,
 		.rdev = st->st_rdev,
 	};
 	int r;
@@ -191,7 +194,7 @@ static int copy_owner(struct um_fs *fs, const char *tmp, const struct stat *st)
 	if (st->st_uid == geteuid() && st->st_gid == getegid())
 		return 0;
 	if (!um_override_refused(fs, r))
-		return r == -EPERM ? 0 : r;	/* it stays ours */
+		return r == -EPERM ? 0 : r; /* it stays ours */
 	if (um_override_get(fs, fs->workfd, tmp, &ov) > 0)
 		return 0;
 	r = um_override_set(fs, fs->workfd, tmp, &ov);
@@ -240,8 +243,9 @@ static int build_copy(struct copyup *c)
 	switch (st->st_mode & S_IFMT) {
 	case S_IFREG: {
 		_cleanup_close_ int in = -1;
-		_cleanup_close_ int out = openat(fs->workfd, tmp,
-			O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0600);
+		_cleanup_close_ int out =
+			openat(fs->workfd, tmp,
+			       O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0600);
 		if (out < 0)
 			return -errno;
 		/* metacopy=on: the size and a marker; the data stays below. */
@@ -357,7 +361,7 @@ static int copyup_orphan(struct copyup *c)
  */
 static void restore_times(int pfd, const struct stat *pst)
 {
-	const struct timespec ts[2] = { pst->st_atim, pst->st_mtim };
+	const struct timespec ts[2] = {pst->st_atim, pst->st_mtim};
 
 	(void)um_path_utimens(&UM_PATH(0, pfd, ""), ts);
 }
@@ -438,7 +442,8 @@ static int copyup_indexed(struct copyup *c, int pfd)
 		if (r == 0 && renameat2(fs->workfd, c->tmp, fs->indexfd, iname,
 					RENAME_NOREPLACE) < 0)
 			r = errno == EEXIST ? 0 : -errno;
-		um_rmtree_at(fs->workfd, c->tmp); /* gone unless it lost a race */
+		um_rmtree_at(fs->workfd,
+			     c->tmp); /* gone unless it lost a race */
 		if (r == 0 && fs->fsync)
 			r = sync_dir(fs->indexfd);
 		if (r < 0)
@@ -585,7 +590,7 @@ static int copyup_data(struct um_fs *fs, struct um_inode *inode, bool nodata)
 			r = -errno;
 		if (r < 0)
 			return r;
-		const struct timespec times[2] = { st.st_atim, st.st_mtim };
+		const struct timespec times[2] = {st.st_atim, st.st_mtim};
 		if (futimens(out, times) < 0)
 			return -errno;
 	}
@@ -627,7 +632,7 @@ int um_copyup(struct um_fs *fs, struct um_inode *inode, int flags)
 			/* copied up meanwhile; its data too, if we need it? */
 			r = inode->metacopy && !(flags & UM_COPYUP_META);
 		} else if (inode->parent != parent) {
-			r = 1;	/* renamed meanwhile: again */
+			r = 1; /* renamed meanwhile: again */
 		} else {
 			r = copyup_one(fs, inode, parent, preal.fd, flags);
 		}

@@ -59,7 +59,9 @@ static int give_owner(struct um_fs *fs, int dfd, const char *name,
 {
 	mode_t type = how->mode & S_IFMT;
 	struct um_override ov = {
-		.uid = uid, .gid = gid, .rdev = how->rdev,
+		.uid = uid,
+		.gid = gid,
+		.rdev = how->rdev,
 		.mode = type == S_IFLNK ? S_IFLNK | 0777 : how->mode,
 	};
 	int r = 0;
@@ -81,7 +83,8 @@ static int give_owner(struct um_fs *fs, int dfd, const char *name,
 
 /* Make the object in dfd/name.  For a regular file, returns its open fd. */
 static int make_object(struct um_fs *fs, int dfd, const char *name,
-		       struct um_new *how, const struct um_cred *cred, gid_t gid)
+		       struct um_new *how, const struct um_cred *cred,
+		       gid_t gid)
 {
 	mode_t type = how->mode & S_IFMT;
 	bool emulated = false;
@@ -108,8 +111,10 @@ static int make_object(struct um_fs *fs, int dfd, const char *name,
 	case S_IFREG:
 		if (how->open_flags >= 0) {
 			int flags = um_file_real_flags(fs, how->open_flags);
-			fd = openat(dfd, name, flags | O_CREAT | O_EXCL |
-				    O_NOFOLLOW | O_CLOEXEC, how->mode & 07777);
+			fd = openat(dfd, name,
+				    flags | O_CREAT | O_EXCL | O_NOFOLLOW |
+					    O_CLOEXEC,
+				    how->mode & 07777);
 			if (fd < 0)
 				return -errno;
 			break;
@@ -122,8 +127,10 @@ static int make_object(struct um_fs *fs, int dfd, const char *name,
 		if ((type != S_IFCHR && type != S_IFBLK) ||
 		    !um_override_refused(fs, -errno))
 			return -errno;
-		fd = openat(dfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
-			    O_CLOEXEC, 0600);
+		fd = openat(dfd, name,
+			    O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
+				    O_CLOEXEC,
+			    0600);
 		if (fd < 0)
 			return -errno;
 		close(fd);
@@ -152,7 +159,7 @@ static int make_object(struct um_fs *fs, int dfd, const char *name,
 static int new_inode(struct um_fs *fs, struct um_inode *dir, int udfd,
 		     const char *name, struct um_inode **out)
 {
-	struct um_lookup lk = { .layer = 0, .fd = -1 };
+	struct um_lookup lk = {.layer = 0, .fd = -1};
 
 	if (fstatat(udfd, name, &lk.st, AT_SYMLINK_NOFOLLOW) < 0)
 		return -errno;
@@ -228,7 +235,8 @@ int um_dir_create(struct um_fs *fs, struct um_inode *dir, const char *name,
 		if (isdir && (r = um_set_opaque(fs, fs->workfd, tmp)) < 0)
 			goto out_tmp;
 		if (isdir) {
-			/* A directory cannot replace a file: swap, then drop. */
+			/* A directory cannot replace a file: swap, then drop.
+			 */
 			if (renameat2(fs->workfd, tmp, udfd, name,
 				      RENAME_EXCHANGE) < 0) {
 				r = -errno;
@@ -265,8 +273,8 @@ int um_dir_create(struct um_fs *fs, struct um_inode *dir, const char *name,
 		how->fd = fd;
 	um_readdir_changed(dir);
 
-	r = how->link ? um_lookup_inode(fs, dir, name, out) :
-			new_inode(fs, dir, udfd, name, out);
+	r = how->link ? um_lookup_inode(fs, dir, name, out)
+		      : new_inode(fs, dir, udfd, name, out);
 	if (r < 0 && how->fd >= 0) {
 		close(how->fd);
 		how->fd = -1;
@@ -388,7 +396,8 @@ static int remove_upper_dir(struct um_fs *fs, int udfd, const char *name,
 		/* Swap a whiteout in for the directory in one step. */
 		if (mknodat(fs->workfd, tmp, S_IFCHR, UM_WHITEOUT_RDEV) < 0)
 			return -errno;
-		if (renameat2(fs->workfd, tmp, udfd, name, RENAME_EXCHANGE) < 0) {
+		if (renameat2(fs->workfd, tmp, udfd, name, RENAME_EXCHANGE) <
+		    0) {
 			r = -errno;
 			unlinkat(fs->workfd, tmp, 0);
 			return r;

@@ -102,7 +102,8 @@ int um_file_open(struct um_fs *fs, struct um_inode *inode, int flags,
 	if (write) {
 		if (!fs->upper)
 			return -EROFS;
-		r = um_copyup(fs, inode, (flags & O_TRUNC) ? UM_COPYUP_NODATA : 0);
+		r = um_copyup(fs, inode,
+			      (flags & O_TRUNC) ? UM_COPYUP_NODATA : 0);
 		if (r < 0)
 			return r;
 	}
@@ -112,8 +113,8 @@ int um_file_open(struct um_fs *fs, struct um_inode *inode, int flags,
 	if (!write && __atomic_load_n(&inode->metacopy, __ATOMIC_ACQUIRE))
 		fd = open_data(fs, inode, um_file_real_flags(fs, flags));
 	else
-		fd = open_real(inode,
-			       um_file_real_flags(fs, flags) | (flags & O_TRUNC));
+		fd = open_real(inode, um_file_real_flags(fs, flags) |
+					      (flags & O_TRUNC));
 	if (fd == -EACCES && fs->writeback)
 		fd = open_real(inode, um_file_flags(flags) | (flags & O_TRUNC));
 	if (fd < 0)
@@ -169,11 +170,9 @@ static bool may_pass_through(struct um_fs *fs, struct um_file *f)
 	struct stat st;
 	ssize_t n;
 
-	if (!fs->passthrough || inode->type != S_IFREG ||
-	    fs->override_xattr)
+	if (!fs->passthrough || inode->type != S_IFREG || fs->override_xattr)
 		return false;
-	if (!(data_in_upper(inode) && f->upper) &&
-	    !(!fs->upper || fs->cfg->ro))
+	if (!(data_in_upper(inode) && f->upper) && !(!fs->upper || fs->cfg->ro))
 		return false;
 	if (fstat(f->fd, &st) < 0 || (st.st_mode & (S_ISUID | S_ISGID)))
 		return false;
@@ -281,7 +280,7 @@ int um_file_cached_write_begin(struct um_file *f, int fd,
 int um_file_cached_write_end(struct um_file *f, int fd,
 			     const struct timespec *mtime)
 {
-	const struct timespec ts[2] = { { .tv_nsec = UTIME_OMIT }, *mtime };
+	const struct timespec ts[2] = {{.tv_nsec = UTIME_OMIT}, *mtime};
 	int r = futimens(fd, ts) < 0 ? -errno : 0;
 
 	pthread_mutex_unlock(&f->inode->times_lock);

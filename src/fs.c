@@ -36,8 +36,8 @@ static int fail(char *err, size_t errlen, const char *fmt, ...)
 	return -1;
 }
 
-static int open_layer(struct um_fs *fs, int idx, const char *path,
-		      bool upper, char *err, size_t errlen)
+static int open_layer(struct um_fs *fs, int idx, const char *path, bool upper,
+		      char *err, size_t errlen)
 {
 	struct um_layer *l = &fs->layers[idx];
 	struct stat st;
@@ -67,7 +67,8 @@ static void assign_fsids(struct um_fs *fs)
 			continue;
 		l->fsid = n;
 		for (int j = 0; j < i; j++) {
-			if (fs->layers[j].fd >= 0 && fs->layers[j].dev == l->dev) {
+			if (fs->layers[j].fd >= 0 &&
+			    fs->layers[j].dev == l->dev) {
 				l->fsid = fs->layers[j].fsid;
 				break;
 			}
@@ -160,8 +161,9 @@ static bool in_initial_userns(void)
 	_cleanup_fclose_ FILE *f = fopen("/proc/self/uid_map", "re");
 	unsigned long inside, outside, count;
 
-	return !f || (fscanf(f, "%lu %lu %lu", &inside, &outside, &count) == 3 &&
-		      inside == 0 && outside == 0 && count == 4294967295UL);
+	return !f ||
+	       (fscanf(f, "%lu %lu %lu", &inside, &outside, &count) == 3 &&
+		inside == 0 && outside == 0 && count == 4294967295UL);
 }
 
 /*
@@ -219,11 +221,11 @@ static int make_root(struct um_fs *fs, char *err, size_t errlen)
 			.xwhiteouts = um_dir_opaque(&UM_PATH(i, fd, "")) ==
 				      UM_XWHITEOUTS};
 	}
-	root->fd = top == 0 ? fcntl(fs->layers[0].fd, F_DUPFD_CLOEXEC, 0) :
-			      root->lowers[0].fd;
+	root->fd = top == 0 ? fcntl(fs->layers[0].fd, F_DUPFD_CLOEXEC, 0)
+			    : root->lowers[0].fd;
 	if (root->fd < 0 || fstat(root->fd, &st) < 0)
 		return fail(err, errlen, "root: %s", strerror(errno));
-	root->key = (struct um_key){ .dev = st.st_dev, .ino = st.st_ino };
+	root->key = (struct um_key){.dev = st.st_dev, .ino = st.st_ino};
 	root->ino = um_ino_map(fs->layers[top].fsid, fs->fsid_bits, st.st_ino);
 	HASH_ADD(hh, fs->table, key, sizeof(struct um_key), root);
 	return 0;
@@ -274,7 +276,8 @@ int um_fs_init(struct um_fs *fs, struct um_config *cfg, char *err,
 			fs->upper = &fs->layers[0];
 	}
 	for (size_t i = 0; i < cfg->nlowers; i++)
-		if (open_layer(fs, 1 + i, cfg->lowers[i], false, err, errlen) < 0)
+		if (open_layer(fs, 1 + i, cfg->lowers[i], false, err, errlen) <
+		    0)
 			return -1;
 	assign_fsids(fs);
 	probe_privilege(fs);
@@ -285,7 +288,8 @@ int um_fs_init(struct um_fs *fs, struct um_config *cfg, char *err,
 		probe_upper(fs);
 		if (fs->whiteout == UM_WHITEOUT_CHARDEV && !fs->can_mknod)
 			return fail(err, errlen,
-				    "whiteout=chardev: cannot create device nodes in %s",
+				    "whiteout=chardev: cannot create device "
+				    "nodes in %s",
 				    cfg->work);
 	} else if (cfg->upper && cfg->work && !cfg->no_index) {
 		/* ro: the copies of hard links made before still show. */

@@ -29,9 +29,10 @@ int um_idmap_parse(struct um_idmap *map, const char *s)
 	for (;;) {
 		uint32_t c, h, n;
 
-		if (map->n == UM_IDMAP_MAX || parse_u32(&s, &c) || *s++ != ':' ||
-		    parse_u32(&s, &h) || *s++ != ':' || parse_u32(&s, &n) ||
-		    n == 0 || (uint64_t)c + n - 1 > UINT32_MAX ||
+		if (map->n == UM_IDMAP_MAX || parse_u32(&s, &c) ||
+		    *s++ != ':' || parse_u32(&s, &h) || *s++ != ':' ||
+		    parse_u32(&s, &n) || n == 0 ||
+		    (uint64_t)c + n - 1 > UINT32_MAX ||
 		    (uint64_t)h + n - 1 > UINT32_MAX)
 			return -1;
 		map->e[map->n].container = c;
@@ -56,8 +57,7 @@ uint32_t um_idmap_to_container(const struct um_idmap *map, uint32_t host)
 	return UM_OVERFLOW_ID;
 }
 
-bool um_idmap_to_host(const struct um_idmap *map, uint32_t id,
-		      uint32_t *host)
+bool um_idmap_to_host(const struct um_idmap *map, uint32_t id, uint32_t *host)
 {
 	if (map->n == 0) {
 		*host = id;

@@ -21,7 +21,8 @@ uint64_t um_ino_map(unsigned fsid, unsigned fsid_bits, uint64_t ino)
 
 	if (fsid_bits == 0)
 		return ino;
-	/* One bit above the fsid stays clear so hashed numbers never collide. */
+	/* One bit above the fsid stays clear so hashed numbers never collide.
+	 */
 	if ((ino >> (63 - fsid_bits)) == 0)
 		return ino | ((uint64_t)fsid << (63 - fsid_bits));
 	key[0] = fsid;

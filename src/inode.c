@@ -17,7 +17,7 @@
 #include "readdir.h"
 #include "util.h"
 
-#define HASH_FIND_KEY(head, key, out) \
+#define HASH_FIND_KEY(head, key, out)                                          \
 	HASH_FIND(hh, head, key, sizeof(struct um_key), out)
 
 static void inode_free(struct um_inode *inode)
@@ -44,7 +44,7 @@ static void inode_free(struct um_inode *inode)
 struct um_inode *um_inode_get(struct um_fs *fs, struct um_lookup *lk,
 			      struct um_inode *parent, const char *name)
 {
-	struct um_key key = { .dev = lk->st.st_dev, .ino = lk->st.st_ino };
+	struct um_key key = {.dev = lk->st.st_dev, .ino = lk->st.st_ino};
 	struct um_inode *inode;
 
 	if (lk->byname) {
@@ -54,9 +54,11 @@ struct um_inode *um_inode_get(struct um_fs *fs, struct um_lookup *lk,
 	pthread_mutex_lock(&fs->table_lock);
 	HASH_FIND_KEY(fs->table, &key, inode);
 	if (!inode && lk->ino == 0) {
-		/* A new inode needs its number: read it unlocked, look again. */
+		/* A new inode needs its number: read it unlocked, look again.
+		 */
 		pthread_mutex_unlock(&fs->table_lock);
-		lk->ino = um_ino_of(fs, lk->layer, lk->ino_dirfd, name, &lk->st);
+		lk->ino =
+			um_ino_of(fs, lk->layer, lk->ino_dirfd, name, &lk->st);
 		pthread_mutex_lock(&fs->table_lock);
 		HASH_FIND_KEY(fs->table, &key, inode);
 	}
@@ -158,7 +160,7 @@ void um_inode_unref(struct um_fs *fs, struct um_inode *inode, uint64_t n)
 static int parent_fd(struct um_inode *parent, int layer)
 {
 	if (layer == 0)
-		return parent->fd;	/* an upper object's parent is upper */
+		return parent->fd; /* an upper object's parent is upper */
 	for (int i = 0; i < parent->nlowers; i++)
 		if (parent->lowers[i].layer == layer)
 			return parent->lowers[i].fd;
@@ -265,7 +267,7 @@ void um_inode_set_upper(struct um_fs *fs, struct um_inode *inode, int fd,
 	pthread_mutex_lock(&fs->table_lock);
 	if (inode->hashed)
 		HASH_DELETE(hh, fs->table, inode);
-	inode->key = (struct um_key){ .dev = st->st_dev, .ino = st->st_ino };
+	inode->key = (struct um_key){.dev = st->st_dev, .ino = st->st_ino};
 	/*
 	 * Another inode of the same indexed copy (a name looked up between
 	 * our lookup and the copy's entry appearing) stays the one found.
@@ -279,7 +281,7 @@ void um_inode_set_upper(struct um_fs *fs, struct um_inode *inode, int fd,
 
 uint64_t um_inode_cached_ino(struct um_fs *fs, dev_t dev, ino_t ino)
 {
-	struct um_key key = { .dev = dev, .ino = ino };
+	struct um_key key = {.dev = dev, .ino = ino};
 	struct um_inode *inode;
 	uint64_t r = 0;
 
@@ -296,7 +298,8 @@ void um_inode_table_release(struct um_fs *fs)
 	struct um_inode *inode, *tmp;
 
 	/* Unhashed inodes the kernel still held are gone with it. */
-	HASH_ITER(hh, fs->table, inode, tmp) {
+	HASH_ITER(hh, fs->table, inode, tmp)
+	{
 		HASH_DELETE(hh, fs->table, inode);
 		if (inode != fs->root)
 			inode_free(inode);
@@ -338,7 +341,7 @@ void um_inode_rehash(struct um_fs *fs, struct um_inode *inode)
 
 struct um_inode *um_inode_find(struct um_fs *fs, dev_t dev, ino_t ino)
 {
-	struct um_key key = { .dev = dev, .ino = ino };
+	struct um_key key = {.dev = dev, .ino = ino};
 	struct um_inode *inode;
 
 	pthread_mutex_lock(&fs->table_lock);

@@ -74,7 +74,7 @@ static int add_lower(struct walk *w, int layer, int fd, bool xwh)
 		w->cap = cap;
 	}
 	lk->lowers[lk->nlowers++] = (struct um_realdir){
-		.layer = layer, .fd = fd, .xwhiteouts = xwh };
+		.layer = layer, .fd = fd, .xwhiteouts = xwh};
 	return 0;
 }
 
@@ -173,9 +173,8 @@ static bool has_marker(const char *names, size_t len, enum um_marker m)
  * component.  An absolute redirect also undoes a stop an opaque ancestor
  * on the way set, since it names another place.
  */
-static int check_redirect(struct um_fs *fs, struct walk *w, int layer,
-			  int dfd, const char *name, size_t prelen,
-			  const char *post)
+static int check_redirect(struct um_fs *fs, struct walk *w, int layer, int dfd,
+			  const char *name, size_t prelen, const char *post)
 {
 	_cleanup_free_ char *val = NULL;
 	char names[1024];
@@ -189,8 +188,7 @@ static int check_redirect(struct um_fs *fs, struct walk *w, int layer,
 	 */
 	len = um_path_listxattr(&UM_PATH(layer, dfd, name), names,
 				sizeof(names));
-	if (len == 0 ||
-	    (len > 0 && !has_marker(names, len, UM_MARK_REDIRECT)))
+	if (len == 0 || (len > 0 && !has_marker(names, len, UM_MARK_REDIRECT)))
 		return 0;
 	len = um_marker_get(dfd, name, UM_MARK_REDIRECT, fs->xattr_ns, NULL, 0);
 	if (len == -ENODATA || len == -EOPNOTSUPP)
@@ -274,7 +272,7 @@ static int probe(struct um_fs *fs, struct walk *w, int layer, int dfd,
 		lk->layer = layer;
 		lk->st = st;
 		if (fs->layers[layer].upper)
-			lk->ino_dirfd = dfd;	/* um_inode_get() reads it */
+			lk->ino_dirfd = dfd; /* um_inode_get() reads it */
 		else
 			lk->ino = um_ino_of(fs, layer, dfd, name, &st);
 	}
@@ -329,8 +327,7 @@ static int walk_path(struct um_fs *fs, struct walk *w, struct um_realdir *root)
 		next = strchrnul(s, '/');
 		if (!*next) {
 			r = probe(fs, w, root->layer, dfd,
-				  s == path + 1 ? root : NULL, s, xwh,
-				  prelen);
+				  s == path + 1 ? root : NULL, s, xwh, prelen);
 			break;
 		}
 		*next = '\0';
@@ -476,7 +473,7 @@ static int walk_lowers(struct um_fs *fs, struct walk *w, struct um_inode *dir)
 int um_lookup_name(struct um_fs *fs, struct um_inode *dir, const char *name,
 		   struct um_lookup *lk)
 {
-	struct walk w = { .lk = lk };
+	struct walk w = {.lk = lk};
 	struct um_real real = um_inode_real(dir);
 	int r;
 
@@ -589,7 +586,8 @@ int um_lookup_data(struct um_fs *fs, struct um_inode *dir, const char *name)
 			continue;
 		struct um_path p = UM_PATH(rd->layer, rd->fd, name);
 		if (um_path_stat(&p, &st) < 0) {
-			if (may_have_oci(rd) && um_has_oci_whiteout(rd->fd, name))
+			if (may_have_oci(rd) &&
+			    um_has_oci_whiteout(rd->fd, name))
 				return -EIO;
 			continue;
 		}

@@ -113,15 +113,15 @@ static char *mount_options(const struct um_config *cfg)
  */
 static const char um_build_features[] = ""
 #ifdef UM_HAVE_IO_URING
-	"io_uring "
+					"io_uring "
 #endif
 #ifdef UM_HAVE_PASSTHROUGH
-	"passthrough "
+					"passthrough "
 #endif
 #ifdef UM_HAVE_KILLPRIV_V2
-	"killpriv_v2 "
+					"killpriv_v2 "
 #endif
-	"splice writeback";
+					"splice writeback";
 
 static const char *io_uring_option(const struct um_config *cfg)
 {
@@ -251,7 +251,8 @@ int main(int argc, char **argv)
 	if (!loop)
 		goto out_unmount;
 	fuse_loop_cfg_set_clone_fd(loop, 1);
-	fuse_loop_cfg_set_max_threads(loop, cfg.max_threads ? cfg.max_threads : 64);
+	fuse_loop_cfg_set_max_threads(loop,
+				      cfg.max_threads ? cfg.max_threads : 64);
 	if (cfg.max_idle_threads)
 		fuse_loop_cfg_set_idle_threads(loop, cfg.max_idle_threads);
 	ret = um_daemon_exit_status(fuse_session_loop_mt(se, loop));

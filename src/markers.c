@@ -8,20 +8,18 @@
 #include "util.h"
 
 static const char *const marker_names[UM_MARK_COUNT][UM_NS_COUNT] = {
-	[UM_MARK_OPAQUE] = { "trusted.overlay.opaque",
-			     "user.overlay.opaque" },
-	[UM_MARK_REDIRECT] = { "trusted.overlay.redirect",
-			       "user.overlay.redirect" },
-	[UM_MARK_METACOPY] = { "trusted.overlay.metacopy",
-			       "user.overlay.metacopy" },
-	[UM_MARK_WHITEOUT] = { "trusted.overlay.whiteout",
-			       "user.overlay.whiteout" },
-	[UM_MARK_ORIGIN] = { "trusted.unionmount.origin",
-			     "user.unionmount.origin" },
-	[UM_MARK_NLINK] = { "trusted.unionmount.nlink",
-			    "user.unionmount.nlink" },
-	[UM_MARK_OVL_ORIGIN] = { "trusted.overlay.origin",
-				 "user.overlay.origin" },
+	[UM_MARK_OPAQUE] = {"trusted.overlay.opaque", "user.overlay.opaque"},
+	[UM_MARK_REDIRECT] = {"trusted.overlay.redirect",
+			      "user.overlay.redirect"},
+	[UM_MARK_METACOPY] = {"trusted.overlay.metacopy",
+			      "user.overlay.metacopy"},
+	[UM_MARK_WHITEOUT] = {"trusted.overlay.whiteout",
+			      "user.overlay.whiteout"},
+	[UM_MARK_ORIGIN] = {"trusted.unionmount.origin",
+			    "user.unionmount.origin"},
+	[UM_MARK_NLINK] = {"trusted.unionmount.nlink", "user.unionmount.nlink"},
+	[UM_MARK_OVL_ORIGIN] = {"trusted.overlay.origin",
+				"user.overlay.origin"},
 };
 
 const char *um_marker_name(enum um_marker m, enum um_xattr_ns ns)
@@ -37,8 +35,8 @@ const char *um_ns_prefix(enum um_xattr_ns ns)
 ssize_t um_marker_get(int dirfd, const char *name, enum um_marker m,
 		      enum um_xattr_ns first, void *buf, size_t size)
 {
-	ssize_t r = um_getxattr_at(dirfd, name, marker_names[m][first], buf,
-				   size);
+	ssize_t r =
+		um_getxattr_at(dirfd, name, marker_names[m][first], buf, size);
 
 	if (r != -ENODATA)
 		return r;
@@ -89,14 +87,10 @@ bool um_is_chardev_whiteout(const struct stat *st)
 
 /* Prefixes of private xattrs; the last two are whole names. */
 static const char *const private_prefixes[] = {
-	"trusted.overlay.",
-	"user.overlay.",
-	"trusted.unionmount.",
-	"user.unionmount.",
-	"security.unionmount.",
-	"user.fuseoverlayfs.",
-	"security.fuseoverlayfs.",
-	UM_OVERRIDE_CONTAINERS,
+	"trusted.overlay.",	   "user.overlay.",
+	"trusted.unionmount.",	   "user.unionmount.",
+	"security.unionmount.",	   "user.fuseoverlayfs.",
+	"security.fuseoverlayfs.", UM_OVERRIDE_CONTAINERS,
 };
 
 bool um_is_private_xattr(const char *xname)

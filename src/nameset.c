@@ -14,7 +14,7 @@ uint64_t um_name_hash(const char *name, size_t len)
 {
 	uint64_t h = XXH3_64bits(name, len);
 
-	return h ? h : 1;	/* 0 marks empty slots */
+	return h ? h : 1; /* 0 marks empty slots */
 }
 
 struct um_nameset *um_nameset_new(void)
@@ -69,8 +69,7 @@ int um_nameset_add(struct um_nameset *s, const char *name, size_t len)
 	return 0;
 }
 
-bool um_nameset_maybe(const struct um_nameset *s, const char *name,
-		      size_t len)
+bool um_nameset_maybe(const struct um_nameset *s, const char *name, size_t len)
 {
 	uint64_t h = um_name_hash(name, len);
 	size_t i = h & s->mask;

@@ -49,7 +49,7 @@ static struct um_cred req_cred(fuse_req_t req)
 	/* An id outside the map is stored as it is. */
 	um_idmap_to_host(&cfg->uidmap, ctx->uid, &uid);
 	um_idmap_to_host(&cfg->gidmap, ctx->gid, &gid);
-	return (struct um_cred){ .uid = uid, .gid = gid };
+	return (struct um_cred){.uid = uid, .gid = gid};
 }
 
 /* Fill e for inode, which carries one reference for the kernel. */
@@ -178,8 +178,7 @@ static bool transport_excludes_writeback(struct um_fs *fs,
 {
 #ifdef UM_HAVE_IO_URING
 	/* libfuse starts its rings when asked and the kernel offers them */
-	if (fs->cfg->io_uring != 0 &&
-	    cap_offered(conn, FUSE_CAP_OVER_IO_URING))
+	if (fs->cfg->io_uring != 0 && cap_offered(conn, FUSE_CAP_OVER_IO_URING))
 		return true;
 #endif
 	return fs->passthrough;
@@ -240,7 +239,7 @@ static void um_op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 
 	if (r == -ENOENT) {
 		/* A negative entry: the kernel may cache the absence. */
-		struct fuse_entry_param e = { .entry_timeout = fs->timeout };
+		struct fuse_entry_param e = {.entry_timeout = fs->timeout};
 		fuse_reply_entry(req, &e);
 		return;
 	}
@@ -313,18 +312,20 @@ static void forget_cached_times(struct um_fs *fs, struct um_inode *inode)
 static void um_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 			  int to_set, struct fuse_file_info *fi)
 {
-	static const struct { int fuse, um; } map[] = {
-		{ FUSE_SET_ATTR_MODE, UM_SET_MODE },
-		{ FUSE_SET_ATTR_UID, UM_SET_UID },
-		{ FUSE_SET_ATTR_GID, UM_SET_GID },
-		{ FUSE_SET_ATTR_SIZE, UM_SET_SIZE },
-		{ FUSE_SET_ATTR_ATIME, UM_SET_ATIME },
-		{ FUSE_SET_ATTR_MTIME, UM_SET_MTIME },
-		{ FUSE_SET_ATTR_ATIME_NOW, UM_SET_ATIME_NOW },
-		{ FUSE_SET_ATTR_MTIME_NOW, UM_SET_MTIME_NOW },
-		{ FUSE_SET_ATTR_CTIME, UM_SET_CTIME },
+	static const struct {
+		int fuse, um;
+	} map[] = {
+		{FUSE_SET_ATTR_MODE, UM_SET_MODE},
+		{FUSE_SET_ATTR_UID, UM_SET_UID},
+		{FUSE_SET_ATTR_GID, UM_SET_GID},
+		{FUSE_SET_ATTR_SIZE, UM_SET_SIZE},
+		{FUSE_SET_ATTR_ATIME, UM_SET_ATIME},
+		{FUSE_SET_ATTR_MTIME, UM_SET_MTIME},
+		{FUSE_SET_ATTR_ATIME_NOW, UM_SET_ATIME_NOW},
+		{FUSE_SET_ATTR_MTIME_NOW, UM_SET_MTIME_NOW},
+		{FUSE_SET_ATTR_CTIME, UM_SET_CTIME},
 		/* FATTR_KILL_SUIDGID, sent only with KILLPRIV_V2 */
-		{ FUSE_SET_ATTR_KILL_SUID, UM_SET_KILL_SUIDGID },
+		{FUSE_SET_ATTR_KILL_SUID, UM_SET_KILL_SUIDGID},
 	};
 	struct um_fs *fs = FS(req);
 	struct um_inode *inode = um_inode_of(fs, ino);
@@ -370,8 +371,8 @@ static void um_op_readlink(fuse_req_t req, fuse_ino_t ino)
 	free(buf);
 }
 
-static void create_common(fuse_req_t req, fuse_ino_t parent,
-			  const char *name, struct um_new *how)
+static void create_common(fuse_req_t req, fuse_ino_t parent, const char *name,
+			  struct um_new *how)
 {
 	struct um_fs *fs = FS(req);
 	struct um_cred cred = req_cred(req);
@@ -385,7 +386,7 @@ static void create_common(fuse_req_t req, fuse_ino_t parent,
 static void um_op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,
 			mode_t mode, dev_t rdev)
 {
-	struct um_new how = { .mode = mode, .rdev = rdev, .open_flags = -1 };
+	struct um_new how = {.mode = mode, .rdev = rdev, .open_flags = -1};
 
 	create_common(req, parent, name, &how);
 }
@@ -393,17 +394,17 @@ static void um_op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,
 static void um_op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
 			mode_t mode)
 {
-	struct um_new how = { .mode = S_IFDIR | (mode & 07777),
-			      .open_flags = -1 };
+	struct um_new how = {.mode = S_IFDIR | (mode & 07777),
+			     .open_flags = -1};
 
 	create_common(req, parent, name, &how);
 }
 
-static void um_op_symlink(fuse_req_t req, const char *link,
-			  fuse_ino_t parent, const char *name)
+static void um_op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
+			  const char *name)
 {
-	struct um_new how = { .mode = S_IFLNK | 0777, .target = link,
-			      .open_flags = -1 };
+	struct um_new how = {
+		.mode = S_IFLNK | 0777, .target = link, .open_flags = -1};
 
 	create_common(req, parent, name, &how);
 }
@@ -413,8 +414,7 @@ static void um_op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
 {
 	struct um_fs *fs = FS(req);
 	struct um_inode *src = um_inode_of(fs, ino);
-	struct um_new how = { .mode = src->type, .link = src,
-			      .open_flags = -1 };
+	struct um_new how = {.mode = src->type, .link = src, .open_flags = -1};
 
 	if (S_ISDIR(src->type)) {
 		fuse_reply_err(req, EPERM);
@@ -477,8 +477,8 @@ static void um_op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 {
 	struct um_fs *fs = FS(req);
 	struct um_cred cred = req_cred(req);
-	struct um_new how = { .mode = S_IFREG | (mode & 07777),
-			      .open_flags = fi->flags };
+	struct um_new how = {.mode = S_IFREG | (mode & 07777),
+			     .open_flags = fi->flags};
 	struct um_inode *inode = NULL;
 	struct um_file *f = NULL;
 	struct fuse_entry_param e;
@@ -667,8 +667,8 @@ static void um_op_opendir(fuse_req_t req, fuse_ino_t ino,
 	fuse_reply_open(req, fi);
 }
 
-static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size,
-		       off_t off, bool plus)
+static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		       bool plus)
 {
 	struct um_fs *fs = FS(req);
 	struct um_inode *dir = um_inode_of(fs, ino);
@@ -689,7 +689,7 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size,
 	}
 	for (size_t i = um_listing_seek(l, off); i < l->n; i++) {
 		struct um_dirent *d = &l->ents[i];
-		struct fuse_entry_param e = { 0 };
+		struct fuse_entry_param e = {0};
 		struct um_inode *inode = NULL;
 		size_t len;
 
@@ -699,7 +699,8 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size,
 			len = fuse_add_direntry(req, buf + used, size - used,
 						d->name, &e.attr, d->off);
 		} else {
-			bool dot = !strcmp(d->name, ".") || !strcmp(d->name, "..");
+			bool dot =
+				!strcmp(d->name, ".") || !strcmp(d->name, "..");
 			/*
 			 * An object the kernel knows already needs no walk
 			 * through the layers: the listing says which it is.
@@ -781,8 +782,7 @@ static void um_op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 					  size, flags));
 }
 
-static void reply_xattr_buf(fuse_req_t req, char *buf, size_t size,
-			    ssize_t r)
+static void reply_xattr_buf(fuse_req_t req, char *buf, size_t size, ssize_t r)
 {
 	if (r < 0)
 		fuse_reply_err(req, -r);
@@ -798,8 +798,9 @@ static void um_op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 {
 	struct um_fs *fs = FS(req);
 	char *buf = size ? malloc(size) : NULL;
-	ssize_t r = (size && !buf) ? -ENOMEM :
-		um_xattr_get(fs, um_inode_of(fs, ino), name, buf, size);
+	ssize_t r = (size && !buf) ? -ENOMEM
+				   : um_xattr_get(fs, um_inode_of(fs, ino),
+						  name, buf, size);
 
 	reply_xattr_buf(req, buf, size, r);
 }
@@ -808,14 +809,14 @@ static void um_op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 {
 	struct um_fs *fs = FS(req);
 	char *buf = size ? malloc(size) : NULL;
-	ssize_t r = (size && !buf) ? -ENOMEM :
-		um_xattr_list(fs, um_inode_of(fs, ino), buf, size);
+	ssize_t r = (size && !buf) ? -ENOMEM
+				   : um_xattr_list(fs, um_inode_of(fs, ino),
+						   buf, size);
 
 	reply_xattr_buf(req, buf, size, r);
 }
 
-static void um_op_removexattr(fuse_req_t req, fuse_ino_t ino,
-			      const char *name)
+static void um_op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 {
 	struct um_fs *fs = FS(req);
 
@@ -839,8 +840,8 @@ static void um_op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode,
 	fuse_reply_err(req, r < 0 ? errno : 0);
 }
 
-static void um_op_lseek(fuse_req_t req, fuse_ino_t ino, off_t off,
-			int whence, struct fuse_file_info *fi)
+static void um_op_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
+			struct fuse_file_info *fi)
 {
 	struct um_fs *fs = FS(req);
 	off_t r;
@@ -852,8 +853,8 @@ static void um_op_lseek(fuse_req_t req, fuse_ino_t ino, off_t off,
 	 * (another thread serves those writes).  Only a file in the upper can
 	 * have any (a write copies up first): a lower one keeps its cache.
 	 */
-	if (fs->writeback &&
-	    __atomic_load_n(&um_inode_of(fs, ino)->layer, __ATOMIC_ACQUIRE) == 0)
+	if (fs->writeback && __atomic_load_n(&um_inode_of(fs, ino)->layer,
+					     __ATOMIC_ACQUIRE) == 0)
 		fuse_lowlevel_notify_inval_inode(fs->session, ino, off, 0);
 	r = lseek(file_fd(req, fi), off, whence);
 

@@ -248,11 +248,11 @@ enum opt_kind {
 	OPT_INDEX,
 	OPT_REDIRECT_DIR,
 	OPT_TRANSPORT, /* io_uring, passthrough: 0, 1 or auto */
-	OPT_FLAG,	/* static_nlink, noacl, volatile */
-	OPT_FUSE,     /* handed to fuse_session_new() as it is */
-	OPT_FUSE_NUM, /* the same, the value an unsigned number */
-	OPT_IGNORE,   /* mount(8)/fstab/systemd: not for us, silently */
-	OPT_NOEFFECT, /* fuse-overlayfs/kernel: accepted, said to do nothing */
+	OPT_FLAG,      /* static_nlink, noacl, volatile */
+	OPT_FUSE,      /* handed to fuse_session_new() as it is */
+	OPT_FUSE_NUM,  /* the same, the value an unsigned number */
+	OPT_IGNORE,    /* mount(8)/fstab/systemd: not for us, silently */
+	OPT_NOEFFECT,  /* fuse-overlayfs/kernel: accepted, said to do nothing */
 };
 
 enum opt_arg {
@@ -443,10 +443,10 @@ static const struct opt_desc opt_table[] = {
 	 "context=", "SELinux labels: no effect"},
 	{"fscontext", OPT_NOEFFECT, ARG_ANY, GRP_COMPAT, "fscontext=", NULL},
 	{"defcontext", OPT_NOEFFECT, ARG_ANY, GRP_COMPAT, "defcontext=", NULL},
-	{"rootcontext", OPT_NOEFFECT, ARG_ANY, GRP_COMPAT, "rootcontext=",
-	 NULL},
-	{"xino", OPT_NOEFFECT, ARG_ANY, GRP_COMPAT, "xino=",
-	 "kernel overlayfs options: no effect"},
+	{"rootcontext", OPT_NOEFFECT, ARG_ANY, GRP_COMPAT,
+	 "rootcontext=", NULL},
+	{"xino", OPT_NOEFFECT, ARG_ANY, GRP_COMPAT,
+	 "xino=", "kernel overlayfs options: no effect"},
 	{"userxattr", OPT_NOEFFECT, ARG_ANY, GRP_COMPAT, NULL, NULL},
 	{"nfs_export", OPT_NOEFFECT, ARG_ANY, GRP_COMPAT, "nfs_export=", NULL},
 };
@@ -690,21 +690,23 @@ static int apply_option(struct um_config *cfg, const char *name,
 		else if (!strcmp(name, "noacl"))
 			cfg->noacl = true;
 		else
-			cfg->no_fsync = true;	/* volatile: no syncs at all */
+			cfg->no_fsync = true; /* volatile: no syncs at all */
 		return 0;
 	case OPT_XATTR_PERMS:
 		if (!parse_uint(value, &num) || num > UM_XATTR_PERMS_CONTAINERS)
 			return um_errorf(err, errlen,
-					 "bad value for xattr_permissions=: '%s' (0, 1 or 2)",
+					 "bad value for xattr_permissions=: "
+					 "'%s' (0, 1 or 2)",
 					 value);
 		cfg->xattr_permissions = (enum um_xattr_perms)num;
 		return 0;
 	case OPT_IDMAP:
 		if (um_idmap_parse(name[0] == 'u' ? &cfg->uidmap : &cfg->gidmap,
 				   value) < 0)
-			return um_errorf(err, errlen,
-					 "bad value for %s=: '%s' (C:H:N[:C:H:N...])",
-					 name, value);
+			return um_errorf(
+				err, errlen,
+				"bad value for %s=: '%s' (C:H:N[:C:H:N...])",
+				name, value);
 		return 0;
 	case OPT_SQUASH:
 		if (!value) {
@@ -713,8 +715,8 @@ static int apply_option(struct um_config *cfg, const char *name,
 		}
 		if (!parse_uint(value, &num))
 			return um_errorf(err, errlen,
-					 "bad value for %s=: '%s' (an id)", name,
-					 value);
+					 "bad value for %s=: '%s' (an id)",
+					 name, value);
 		if (!strcmp(name, "squash_to_uid"))
 			cfg->squash_uid = num;
 		else
@@ -735,23 +737,25 @@ static int apply_option(struct um_config *cfg, const char *name,
 	case OPT_METACOPY:
 		/* the kernel's spelling */
 		if (strcmp(value, "on") && strcmp(value, "off"))
-			return um_errorf(err, errlen,
-					 "bad value for metacopy=: '%s' (on or off)",
-					 value);
+			return um_errorf(
+				err, errlen,
+				"bad value for metacopy=: '%s' (on or off)",
+				value);
 		cfg->metacopy = !strcmp(value, "on");
 		return 0;
 	case OPT_INDEX:
 		/* the kernel's spelling; on is our default */
 		if (strcmp(value, "on") && strcmp(value, "off"))
-			return um_errorf(err, errlen,
-					 "bad value for index=: '%s' (on or off)",
-					 value);
+			return um_errorf(
+				err, errlen,
+				"bad value for index=: '%s' (on or off)",
+				value);
 		cfg->no_index = !strcmp(value, "off");
 		return 0;
 	case OPT_REDIRECT_DIR: {
 		/* the kernel's values, in the order of enum um_redirect_mode */
-		static const char *const modes[] = { "on", "follow",
-						     "nofollow", "off" };
+		static const char *const modes[] = {"on", "follow", "nofollow",
+						    "off"};
 
 		for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++)
 			if (!strcmp(value, modes[i])) {
@@ -759,7 +763,8 @@ static int apply_option(struct um_config *cfg, const char *name,
 				return 0;
 			}
 		return um_errorf(err, errlen,
-				 "bad value for redirect_dir=: '%s' (on, follow, nofollow or off)",
+				 "bad value for redirect_dir=: '%s' (on, "
+				 "follow, nofollow or off)",
 				 value);
 	}
 	case OPT_TRANSPORT: {
@@ -773,9 +778,10 @@ static int apply_option(struct um_config *cfg, const char *name,
 		else if (!strcmp(value, "auto"))
 			on = -1;
 		else
-			return um_errorf(err, errlen,
-					 "bad value for %s=: '%s' (0, 1 or auto)",
-					 name, value);
+			return um_errorf(
+				err, errlen,
+				"bad value for %s=: '%s' (0, 1 or auto)", name,
+				value);
 		if (!strcmp(name, "io_uring"))
 			cfg->io_uring = on;
 		else
@@ -1122,5 +1128,6 @@ void um_usage(FILE *out, const char *prog)
 		"',' and '\\\\'\n"
 		"for '\\'; a double-quoted -o value is not split at commas.  "
 		"Any other\n"
-		"option is refused.  Unmount with: fusermount3 -u MOUNTPOINT\n");
+		"option is refused.  Unmount with: fusermount3 -u "
+		"MOUNTPOINT\n");
 }

@@ -22,7 +22,9 @@ int um_override_get(const struct um_fs *fs, int dfd, const char *name,
 	n = um_getxattr_at(dfd, name, xn, val, sizeof(val));
 	if (n < 0)
 		return n == -ENODATA || n == -ENOTSUP || n == -EPERM ||
-		       n == -ERANGE ? 0 : (int)n;
+				       n == -ERANGE
+			       ? 0
+			       : (int)n;
 	return um_override_parse(val, (size_t)n, ov) ? 1 : 0;
 }
 

@@ -13,11 +13,8 @@ static const struct {
 	const char *name;
 	mode_t type;
 } plain_types[] = {
-	{ "file", S_IFREG },
-	{ "dir", S_IFDIR },
-	{ "symlink", S_IFLNK },
-	{ "pipe", S_IFIFO },
-	{ "socket", S_IFSOCK },
+	{"file", S_IFREG}, {"dir", S_IFDIR},	 {"symlink", S_IFLNK},
+	{"pipe", S_IFIFO}, {"socket", S_IFSOCK},
 };
 
 /* A decimal or octal number up to 32 bits; *p moves past it. */
@@ -93,7 +90,7 @@ bool um_override_parse(const char *val, size_t len, struct um_override *ov)
 	if (mode > 0177777)
 		return false;
 	/* Older writers may put the type in the mode's high bits. */
-	*ov = (struct um_override){ .uid = uid, .gid = gid, .mode = mode };
+	*ov = (struct um_override){.uid = uid, .gid = gid, .mode = mode};
 	if (p == end)
 		return true;
 	/* An unknown type keeps the real one: newer writers stay readable. */

@@ -26,10 +26,10 @@ struct seen {
 
 struct merge {
 	struct um_fs *fs;
-	struct um_listing *h;	/* NULL: only test for emptiness */
+	struct um_listing *h; /* NULL: only test for emptiness */
 	struct seen *seen;
 	size_t cap;
-	bool found;		/* a visible entry (emptiness test) */
+	bool found; /* a visible entry (emptiness test) */
 };
 
 static bool seen_has(struct merge *m, const char *name, size_t len)
@@ -55,7 +55,8 @@ static void seen_free(struct merge *m)
 {
 	struct seen *s, *tmp;
 
-	HASH_ITER(hh, m->seen, s, tmp) {
+	HASH_ITER(hh, m->seen, s, tmp)
+	{
 		HASH_DEL(m->seen, s);
 		free(s);
 	}
@@ -114,7 +115,7 @@ static int read_layer(struct merge *m, int layer, int dirfd, bool xwh,
 		      bool last)
 {
 	struct um_fs *fs = m->fs;
-	struct pending pend = { 0 };
+	struct pending pend = {0};
 	struct dirent *de;
 	DIR *dp;
 	int fd, r = 0;
@@ -147,7 +148,7 @@ static int read_layer(struct merge *m, int layer, int dirfd, bool xwh,
 		if (de->d_type == DT_CHR || de->d_type == DT_UNKNOWN ||
 		    (xwh && de->d_type == DT_REG)) {
 			if (um_path_stat(&UM_PATH(layer, dirfd, name), &st) < 0)
-				continue;	/* gone meanwhile */
+				continue; /* gone meanwhile */
 			if (um_is_whiteout(&st, dirfd, name, xwh)) {
 				r = last ? 0 : seen_add(m, name, len);
 				continue;
@@ -274,7 +275,7 @@ static int build(struct um_fs *fs, struct um_inode *dir, uint64_t version,
 		 struct um_listing **out)
 {
 	struct um_listing *l = calloc(1, sizeof(*l));
-	struct merge m = { .fs = fs, .h = l };
+	struct merge m = {.fs = fs, .h = l};
 	uint64_t pino;
 	int r;
 
@@ -332,7 +333,7 @@ int um_readdir_get(struct um_fs *fs, struct um_inode *dir,
 
 int um_readdir_is_empty(struct um_fs *fs, struct um_inode *dir)
 {
-	struct merge m = { .fs = fs };
+	struct merge m = {.fs = fs};
 	int r = merge_dir(&m, dir);
 
 	if (r < 0)

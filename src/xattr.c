@@ -32,7 +32,7 @@ static void forget_caps(struct um_inode *inode, const char *name)
  */
 struct objpath {
 	struct um_path p;
-	int fd;			/* to close after use, or -1 */
+	int fd; /* to close after use, or -1 */
 };
 
 static void objpath_release(struct objpath *o)
@@ -54,8 +54,8 @@ static int object_path(struct um_fs *fs, struct um_inode *inode,
 	return 0;
 }
 
-ssize_t um_xattr_get(struct um_fs *fs, struct um_inode *inode,
-		     const char *name, void *buf, size_t size)
+ssize_t um_xattr_get(struct um_fs *fs, struct um_inode *inode, const char *name,
+		     void *buf, size_t size)
 {
 	bool caps = !strcmp(name, CAPS_XATTR);
 	struct objpath o;
@@ -151,8 +151,7 @@ int um_xattr_set(struct um_fs *fs, struct um_inode *inode, const char *name,
 	return r;
 }
 
-int um_xattr_remove(struct um_fs *fs, struct um_inode *inode,
-		    const char *name)
+int um_xattr_remove(struct um_fs *fs, struct um_inode *inode, const char *name)
 {
 	struct objpath o;
 	int r;

@@ -26,7 +26,9 @@ static const struct layer_cmd commands[] = {
 	{"commit", cmd_commit,
 	 "commit --lowers L1:L2:... [--workdir WORK] UPPER NEWLAYER"},
 	{"squash", cmd_squash, "squash L1:L2:...:Ln OUT"},
-	{"image", cmd_image, "image -o DIR [--tag NAME] [--config FILE] [--compress none|gzip|zstd] [--mtime SECONDS] [--json] LAYER..."},
+	{"image", cmd_image,
+	 "image -o DIR [--tag NAME] [--config FILE] [--compress "
+	 "none|gzip|zstd] [--mtime SECONDS] [--json] LAYER..."},
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(*commands))

@@ -45,7 +45,7 @@ static void test_map(void)
 	EXPECT_INT(um_idmap_to_host(&m, 65537, &h), 0);
 
 	um_idmap_parse(&m, "0:0:1");
-	m.n = 0;	/* identity */
+	m.n = 0; /* identity */
 	EXPECT_INT(um_idmap_to_container(&m, 12345), 12345);
 	EXPECT_INT(um_idmap_to_host(&m, 777, &h), 1);
 	EXPECT_INT(h, 777);

@@ -41,12 +41,13 @@ static void test_same_ino_other_fs_differs(void)
 		for (unsigned a = 0; a < (1u << bits) && a < 8; a++)
 			for (unsigned b = a + 1; b < (1u << bits) && b < 8; b++)
 				EXPECT_INT(um_ino_map(a, bits, 42) !=
-					  um_ino_map(b, bits, 42), 1);
+						   um_ino_map(b, bits, 42),
+					   1);
 }
 
 static void test_overflow_hashes_with_top_bit(void)
 {
-	uint64_t big = 1ULL << 62;	/* needs the bit the fsid wants */
+	uint64_t big = 1ULL << 62; /* needs the bit the fsid wants */
 	uint64_t x = um_ino_map(1, 1, big);
 	uint64_t y = um_ino_map(0, 1, big);
 

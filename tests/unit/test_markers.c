@@ -83,7 +83,7 @@ static void test_oci_names(void)
 
 static void test_chardev_whiteout(void)
 {
-	struct stat st = { .st_mode = S_IFCHR, .st_rdev = makedev(0, 0) };
+	struct stat st = {.st_mode = S_IFCHR, .st_rdev = makedev(0, 0)};
 
 	EXPECT(um_is_chardev_whiteout(&st));
 	st.st_rdev = makedev(1, 3);

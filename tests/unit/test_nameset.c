@@ -44,7 +44,7 @@ static void test_oci_flag(void)
 
 	um_nameset_add(s, "a", 1);
 	EXPECT(!s->oci);
-	um_nameset_add(s, ".wh.", 4);	/* not a whiteout of anything */
+	um_nameset_add(s, ".wh.", 4); /* not a whiteout of anything */
 	EXPECT(!s->oci);
 	um_nameset_add(s, ".wh.a", 5);
 	EXPECT(s->oci);

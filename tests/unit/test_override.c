@@ -87,14 +87,14 @@ static void test_parse_rejects(void)
 static void test_format_round_trip(void)
 {
 	static const struct um_override cases[] = {
-		{ 0, 0, S_IFREG | 0644, 0 },
-		{ 1000, 1000, S_IFDIR | 01777, 0 },
-		{ 4294967294U, 4294967294U, S_IFLNK | 0777, 0 },
-		{ 0, 0, S_IFIFO | 0600, 0 },
-		{ 0, 0, S_IFSOCK | 0755, 0 },
-		{ 0, 5, S_IFCHR | 0666, 0 },
-		{ 0, 6, S_IFBLK | 0660, 0 },
-		{ 9, 9, 04755, 0 },
+		{0, 0, S_IFREG | 0644, 0},
+		{1000, 1000, S_IFDIR | 01777, 0},
+		{4294967294U, 4294967294U, S_IFLNK | 0777, 0},
+		{0, 0, S_IFIFO | 0600, 0},
+		{0, 0, S_IFSOCK | 0755, 0},
+		{0, 5, S_IFCHR | 0666, 0},
+		{0, 6, S_IFBLK | 0660, 0},
+		{9, 9, 04755, 0},
 	};
 	char buf[UM_OVERRIDE_MAX];
 
@@ -112,13 +112,13 @@ static void test_format_round_trip(void)
 		if (S_ISCHR(in.mode) || S_ISBLK(in.mode))
 			EXPECT_INT(out.rdev, in.rdev);
 	}
-	um_override_format(&(struct um_override){ 0, 5, S_IFCHR | 0666,
-						  makedev(1, 3) }, buf);
+	um_override_format(
+		&(struct um_override){0, 5, S_IFCHR | 0666, makedev(1, 3)},
+		buf);
 	EXPECT_STR(buf, "0:5:0666:char-1-3");
-	um_override_format(&(struct um_override){ 1, 2, S_IFREG | 0644, 0 },
-			   buf);
+	um_override_format(&(struct um_override){1, 2, S_IFREG | 0644, 0}, buf);
 	EXPECT_STR(buf, "1:2:0644:file");
-	um_override_format(&(struct um_override){ 1, 2, 0600, 0 }, buf);
+	um_override_format(&(struct um_override){1, 2, 0600, 0}, buf);
 	EXPECT_STR(buf, "1:2:0600");
 }
 
