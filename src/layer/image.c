@@ -216,6 +216,23 @@ static bool looks_like_tar(const unsigned char *b, size_t len)
 }
 
 /*
+ * Keep the first size bytes of a stream in head (*nhead of them so far):
+ * enough to tell a tar header from anything else.
+ */
+static void keep_head(unsigned char *head, size_t size, size_t *nhead,
+		      const unsigned char *buf, size_t n)
+{
+	size_t k = size - *nhead;
+
+	if (*nhead >= size)
+		return;
+	if (k > n)
+		k = n;
+	memcpy(head + *nhead, buf, k);
+	*nhead += k;
+}
+
+/*
  * The DiffID of a compressed layer: libarchive's "raw" format hands out
  * the decompressed stream as one entry.
  */
@@ -255,13 +272,7 @@ static int diffid_of_compressed(int fd, const char *path,
 		}
 		if (n == 0)
 			break;
-		if (nhead < sizeof(head)) {
-			size_t k = sizeof(head) - nhead;
-			if (k > (size_t)n)
-				k = (size_t)n;
-			memcpy(head + nhead, buf, k);
-			nhead += k;
-		}
+		keep_head(head, sizeof(head), &nhead, buf, (size_t)n);
 		EVP_DigestUpdate(ctx, buf, (size_t)n);
 	}
 	if (!looks_like_tar(head, nhead)) {
@@ -316,13 +327,7 @@ static int layer_from_file(struct image *im, int fd, struct image_layer *l)
 		}
 		if (n == 0)
 			break;
-		if (nhead < sizeof(head)) {
-			size_t k = sizeof(head) - nhead;
-			if (k > (size_t)n)
-				k = (size_t)n;
-			memcpy(head + nhead, buf, k);
-			nhead += k;
-		}
+		keep_head(head, sizeof(head), &nhead, buf, (size_t)n);
 		EVP_DigestUpdate(ctx, buf, (size_t)n);
 		r = write_all(out, buf, (size_t)n);
 		if (r < 0)

@@ -17,6 +17,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from stress_helpers import file_sha
 from umtest import (KERNEL, MOUNT_TIMEOUT, UNIONMOUNT, Fail, Union,
                     _daemon_pids, case, check, eq, join, listing, main,
                     mkdir, mkfile, mount_entry, mounted, mounts, read,
@@ -68,16 +69,6 @@ def _big_lower(path, mib):
     return h
 
 
-def _sha(path):
-    h = hashlib.sha256()
-    with open(path, 'rb') as f:
-        while True:
-            b = f.read(1 << 20)
-            if not b:
-                return h.hexdigest()
-            h.update(b)
-
-
 @case(**UM)
 def second_mount_refused_while_first_copies_up():
     with Union(lowers=1) as u:
@@ -119,8 +110,8 @@ def second_mount_refused_while_first_copies_up():
             t.join()
         eq(errors, [], 'errors of the copy-up in the first mount')
         h.update(b'!')
-        eq(_sha(u.m('big')), h.hexdigest(), 'content of big after copy-up')
-        eq(_sha(u.u('big')), h.hexdigest(), 'content of upper/big')
+        eq(file_sha(u.m('big')), h.hexdigest(), 'content of big after copy-up')
+        eq(file_sha(u.u('big')), h.hexdigest(), 'content of upper/big')
         eq(read(plant), b'copy-up of the first mount',
            'work dir file of the first mount after refused mounts')
         eq(os.listdir(w2), [], 'the other work dir')
